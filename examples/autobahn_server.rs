@@ -1,0 +1,36 @@
+//! The server the Autobahn|Testsuite runs against: echoes every text and binary message on every
+//! path, with every protocol feature the crate has enabled.
+//!
+//! ```sh
+//! cargo run --release --example autobahn_server -- 127.0.0.1:9001
+//! ```
+
+mod support;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use tower::{Layer, service_fn};
+use tower_websocket::{Conn, WebSocketUpgradeLayer};
+
+async fn echo(mut conn: Conn) {
+    while let Some(Ok(message)) = conn.recv().await {
+        if message.is_data() && conn.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = support::addr_from_args("127.0.0.1:9001");
+    let not_found = service_fn(|_request| async {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"WebSocket only\n")));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        Ok::<_, Infallible>(response)
+    });
+    let service = WebSocketUpgradeLayer::new(echo).layer(not_found);
+    support::serve(addr, service, "autobahn echo server listening on ws://").await
+}

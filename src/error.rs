@@ -1,0 +1,63 @@
+use std::{fmt, io};
+
+use crate::proto::{CloseCode, ProtocolError};
+
+/// Why a [`Conn`](crate::Conn) operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke the protocol or a limit; the connection was closed with
+    /// [`ProtocolError::close_code`].
+    Protocol(ProtocolError),
+    /// The peer closed the TCP connection without a close handshake.
+    UnexpectedEof,
+    /// The connection is closing or closed: nothing more can be sent.
+    Closed,
+    /// [`Conn::close`](crate::Conn::close) sent a Close frame, but the peer did not answer within
+    /// the close timeout; the connection was dropped anyway.
+    CloseTimeout,
+    /// A Close frame with a code that may not be sent (1004–1006, 1015, below 1000, …).
+    InvalidCloseCode(CloseCode),
+    /// A Ping or Pong payload over 125 bytes.
+    ControlPayloadTooLong,
+    /// The underlying IO failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Protocol(e) => write!(f, "WebSocket protocol error: {e}"),
+            Self::UnexpectedEof => {
+                f.write_str("peer closed the connection without a close handshake")
+            }
+            Self::Closed => f.write_str("WebSocket connection is closed"),
+            Self::CloseTimeout => f.write_str("peer did not answer the Close frame in time"),
+            Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            Self::ControlPayloadTooLong => f.write_str("ping/pong payload over 125 bytes"),
+            Self::Io(e) => write!(f, "WebSocket IO error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Protocol(e) => Some(e),
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}

@@ -1,0 +1,92 @@
+//! Taking the connection over from hyper and running the handler on it.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::HeaderValue;
+use http::request::Parts;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use pin_project_lite::pin_project;
+
+use crate::handler::{Handler, HandlerOutput};
+use crate::{BoxedIo, Config, Conn, Role};
+
+/// Spawns the connection task: wait for hyper to hand over the connection (after the 101 has
+/// been written), then run the handler on it. Bytes hyper read past the request headers are
+/// replayed by `Upgraded` before the socket is read again. A panicking handler ends only its
+/// own connection.
+pub(crate) fn spawn_connection<H: Handler>(
+    on_upgrade: OnUpgrade,
+    request: Parts,
+    protocol: Option<HeaderValue>,
+    handler: H,
+    config: Arc<Config>,
+) {
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "WebSocket upgrade failed after the 101 was sent: serve connections with \
+                     `serve_connection_with_upgrades` (hyper-util) or `.with_upgrades()` (hyper http1)"
+                );
+                return;
+            }
+        };
+        let conn = Conn::from_raw(BoxedIo::new(TokioIo::new(upgraded)), Role::Server, &config)
+            .with_request(request)
+            .with_protocol(protocol);
+        match (CatchUnwind {
+            future: handler.call(conn),
+        })
+        .await
+        {
+            Ok(output) => {
+                if let Some(error) = output.into_error() {
+                    tracing::debug!(%error, "WebSocket handler returned an error");
+                }
+            }
+            Err(panic) => {
+                tracing::error!(
+                    panic = panic_message(&*panic),
+                    "WebSocket handler panicked; its connection was dropped"
+                );
+            }
+        }
+    });
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}
+
+pin_project! {
+    /// Turns a panic while polling `future` into an `Err` with the panic payload.
+    struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
