@@ -11,29 +11,33 @@ use pin_project_lite::pin_project;
 use crate::body::UpgradeBody;
 
 pin_project! {
-    /// Resolves to the inner service's response (body wrapped in [`UpgradeBody::Inner`]), or to
-    /// the layer's own 101 / 4xx response.
-    #[project = ResponseFutureProj]
-    pub enum ResponseFuture<F, B> {
-        /// Waiting on the inner service.
+    /// Resolves to the inner service's response (its body wrapped in [`UpgradeBody`]), or to
+    /// the layer's own `101` or rejection response.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
         Inner { #[pin] future: F },
-        /// The layer's response, taken on first poll.
         Ready { response: Option<Response<UpgradeBody<B>>> },
     }
 }
 
 impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn inner(future: F) -> Self {
-        Self::Inner { future }
+        Self {
+            kind: Kind::Inner { future },
+        }
     }
 
-    pub(crate) fn ready<T>(response: Response<T>) -> Self
-    where
-        T: Into<Option<Bytes>>,
-    {
-        let response = response.map(|body| UpgradeBody::full(body.into()));
-        Self::Ready {
-            response: Some(response),
+    pub(crate) fn ready(response: Response<Option<Bytes>>) -> Self {
+        let response = Some(response.map(UpgradeBody::full));
+        Self {
+            kind: Kind::Ready { response },
         }
     }
 }
@@ -45,15 +49,21 @@ where
     type Output = Result<Response<UpgradeBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            ResponseFutureProj::Inner { future } => {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(UpgradeBody::inner)))
             }
-            ResponseFutureProj::Ready { response } => match response.take() {
+            KindProj::Ready { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response)),
                 None => panic!("ResponseFuture polled after completion"),
             },
         }
+    }
+}
+
+impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }

@@ -76,13 +76,13 @@ where
             Ok(accept) => accept,
             Err(rejection) => {
                 tracing::debug!(path = parts.uri.path(), %rejection, "WebSocket handshake rejected");
-                return ResponseFuture::ready(rejection.response());
+                return ResponseFuture::ready(rejection.response().map(Some));
             }
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             let rejection = HandshakeRejection::UpgradeUnavailable;
             tracing::error!(path = parts.uri.path(), "{rejection}");
-            return ResponseFuture::ready(rejection.response());
+            return ResponseFuture::ready(rejection.response().map(Some));
         };
         let response = accept.response();
         let protocol = accept.protocol().cloned();
@@ -93,6 +93,6 @@ where
             self.handler.clone(),
             self.config.clone(),
         );
-        ResponseFuture::ready(response.map(|()| None::<bytes::Bytes>))
+        ResponseFuture::ready(response.map(|()| None))
     }
 }

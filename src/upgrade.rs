@@ -9,8 +9,11 @@ use std::task::{Context, Poll};
 
 use http::HeaderValue;
 use http::request::Parts;
-use hyper::upgrade::OnUpgrade;
+use bytes::Bytes;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
 use pin_project_lite::pin_project;
 
 use crate::handler::{Handler, HandlerOutput};
@@ -18,8 +21,7 @@ use crate::{BoxedIo, Config, Conn, Role};
 
 /// Spawns the connection task: wait for hyper to hand over the connection (after the 101 has
 /// been written), then run the handler on it. Bytes hyper read past the request headers are
-/// replayed by `Upgraded` before the socket is read again. A panicking handler ends only its
-/// own connection.
+/// decoded before the socket is read again. A panicking handler ends only its own connection.
 pub(crate) fn spawn_connection<H: Handler>(
     on_upgrade: OnUpgrade,
     request: Parts,
@@ -39,7 +41,9 @@ pub(crate) fn spawn_connection<H: Handler>(
                 return;
             }
         };
-        let conn = Conn::from_raw(BoxedIo::new(TokioIo::new(upgraded)), Role::Server, &config)
+        let (io, read_buf) = into_io(upgraded);
+        let conn = Conn::from_raw(io, Role::Server, &config)
+            .with_read_buf(read_buf)
             .with_request(request)
             .with_protocol(protocol);
         match (CatchUnwind {
@@ -60,6 +64,22 @@ pub(crate) fn spawn_connection<H: Handler>(
             }
         }
     });
+}
+
+/// The upgraded connection as a stream for [`Conn`], plus bytes hyper read past the request.
+///
+/// Over plain TCP (hyper-util's auto builder or hyper's http1 builder) this recovers the
+/// `TcpStream` itself, so reads and writes skip hyper's wrappers; any other transport (TLS,
+/// HTTP/2 streams) is used through `Upgraded`, which replays its buffered bytes itself.
+fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes) {
+    let upgraded = match auto::upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
+        Ok(parts) => return (BoxedIo::new(parts.io.into_inner()), parts.read_buf),
+        Err(upgraded) => upgraded,
+    };
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => (BoxedIo::new(parts.io.into_inner()), parts.read_buf),
+        Err(upgraded) => (BoxedIo::new(TokioIo::new(upgraded)), Bytes::new()),
+    }
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

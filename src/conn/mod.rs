@@ -28,7 +28,7 @@ pub use io::{BoxedIo, Io};
 const READ_CHUNK: usize = 4096;
 
 /// How many queued chunks one vectored write takes at most.
-const MAX_IO_SLICES: usize = 64;
+const MAX_IO_SLICES: usize = 16;
 
 /// A WebSocket connection: whole messages in and out.
 ///
@@ -317,12 +317,12 @@ where
     fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while !self.write_buf.is_empty() {
             let io = Pin::new(&mut self.io);
-            let written = if io.is_write_vectored() {
+            let written = if self.write_buf.is_contiguous() || !io.is_write_vectored() {
+                ready!(io.poll_write(cx, self.write_buf.first_chunk()))?
+            } else {
                 let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
                 let count = self.write_buf.io_slices(&mut slices);
                 ready!(io.poll_write_vectored(cx, &slices[..count]))?
-            } else {
-                ready!(io.poll_write(cx, self.write_buf.first_chunk()))?
             };
             if written == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));

@@ -63,16 +63,19 @@ impl Decoder {
     /// the peer broke a rule; the decoder must not be used after an error.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
         loop {
-            if self.frame.is_none() {
-                let Some((header, header_len)) = decode_header(buf, self.allowed_rsv)? else {
-                    return Ok(None);
-                };
-                let state = self.start_frame(header)?;
-                buf.advance(header_len);
-                self.frame = Some(state);
-            }
-            let Some(frame) = self.frame.as_mut() else {
-                return Ok(None);
+            let mut frame = match self.frame.take() {
+                Some(frame) => frame,
+                None => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let Some((header, header_len)) = decode_header(buf, self.allowed_rsv)? else {
+                        return Ok(None);
+                    };
+                    let frame = self.start_frame(header)?;
+                    buf.advance(header_len);
+                    frame
+                }
             };
             let available = buf.len().min(frame.len);
             if available > frame.done {
@@ -88,11 +91,9 @@ impl Decoder {
                 frame.done = available;
             }
             if available < frame.len {
+                self.frame = Some(frame);
                 return Ok(None);
             }
-            let Some(frame) = self.frame.take() else {
-                return Ok(None);
-            };
             let payload = buf.split_to(frame.len);
             if let Some(message) = self.finish_frame(&frame, payload)? {
                 return Ok(Some(message));

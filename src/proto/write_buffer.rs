@@ -3,11 +3,11 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Payloads up to this size are copied next to their header; larger ones are queued as their
 /// own `Bytes` and written with a vectored write instead of being copied.
-pub const COPY_THRESHOLD: usize = 4096;
+pub(crate) const COPY_THRESHOLD: usize = 4096;
 
 /// Frames waiting to be written, in order.
 ///
@@ -41,8 +41,8 @@ impl WriteBuffer {
     pub fn push(&mut self, header: &[u8], payload: Bytes) {
         if payload.len() <= COPY_THRESHOLD {
             self.tail.reserve(header.len() + payload.len());
-            self.tail.extend_from_slice(header);
-            self.tail.extend_from_slice(&payload);
+            self.tail.put_slice(header);
+            self.tail.put_slice(&payload);
         } else {
             self.tail.extend_from_slice(header);
             let header_segment = self.tail.split().freeze();
@@ -55,9 +55,9 @@ impl WriteBuffer {
     /// slot in the buffer, to be filled in place.
     pub fn push_copied(&mut self, header: &[u8], payload: &[u8]) -> &mut [u8] {
         self.tail.reserve(header.len() + payload.len());
-        self.tail.extend_from_slice(header);
+        self.tail.put_slice(header);
         let start = self.tail.len();
-        self.tail.extend_from_slice(payload);
+        self.tail.put_slice(payload);
         &mut self.tail[start..]
     }
 
@@ -91,8 +91,20 @@ impl WriteBuffer {
         }
     }
 
+    /// Whether everything queued is one contiguous chunk (one plain write suffices).
+    pub fn is_contiguous(&self) -> bool {
+        self.segments.is_empty()
+    }
+
     /// Drops the first `n` bytes, which the IO has written.
     pub fn advance(&mut self, mut n: usize) {
+        if n >= self.len() {
+            // Everything was written: keep the tail's allocation from its start.
+            self.segments.clear();
+            self.segments_len = 0;
+            self.tail.clear();
+            return;
+        }
         while n > 0 {
             let Some(front) = self.segments.front_mut() else {
                 let take = n.min(self.tail.len());
