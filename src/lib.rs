@@ -99,6 +99,7 @@
 mod body;
 mod config;
 pub mod conn;
+mod detach;
 mod error;
 mod future;
 mod handler;

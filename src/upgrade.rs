@@ -7,15 +7,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::HeaderValue;
 use http::request::Parts;
-use bytes::Bytes;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
-use tokio::net::TcpStream;
 use pin_project_lite::pin_project;
+use tokio::net::TcpStream;
 
+use crate::detach::detach;
 use crate::handler::{Handler, HandlerOutput};
 use crate::{BoxedIo, Config, Conn, Role};
 
@@ -24,11 +25,12 @@ use crate::{BoxedIo, Config, Conn, Role};
 /// decoded before the socket is read again. A panicking handler ends only its own connection.
 pub(crate) fn spawn_connection<H: Handler>(
     on_upgrade: OnUpgrade,
-    request: Parts,
+    mut request: Parts,
     protocol: Option<HeaderValue>,
     handler: H,
     config: Arc<Config>,
 ) {
+    detach(&mut request);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,

@@ -68,6 +68,14 @@ impl WriteBuffer {
         }
     }
 
+    /// Drops the allocation of an empty buffer larger than `max` bytes, so that a burst does
+    /// not stay allocated.
+    pub fn shrink_to(&mut self, max: usize) {
+        if self.is_empty() && self.tail.capacity() > max {
+            self.tail = BytesMut::new();
+        }
+    }
+
     /// Fills `dst` with the queued bytes in order; returns how many slices were used.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let chunks = self

@@ -1,0 +1,85 @@
+//! The futures returned by [`Conn::recv`], [`Conn::send`] and [`Conn::flush`].
+//!
+//! Named futures rather than `async fn`s: each is a reference to the connection (plus the
+//! message, for `Send`), so a handler's own future stays small, which matters with thousands of
+//! idle connections.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Conn;
+use crate::{Error, Message};
+
+/// Future of [`Conn::recv`]: the next message, or `None` once the connection is closed.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a, T> {
+    conn: &'a mut Conn<T>,
+}
+
+impl<'a, T> Recv<'a, T> {
+    pub(super) fn new(conn: &'a mut Conn<T>) -> Self {
+        Self { conn }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for Recv<'_, T> {
+    type Output = Option<Result<Message, Error>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.conn.poll_recv(cx)
+    }
+}
+
+/// Future of [`Conn::send`]: queues the message on first poll, then flushes.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Send<'a, T> {
+    conn: &'a mut Conn<T>,
+    message: Option<Message>,
+}
+
+impl<'a, T> Send<'a, T> {
+    pub(super) fn new(conn: &'a mut Conn<T>, message: Message) -> Self {
+        Self {
+            conn,
+            message: Some(message),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for Send<'_, T> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(message) = this.message.take() {
+            this.conn.feed(message)?;
+        }
+        this.conn.poll_flush(cx)
+    }
+}
+
+/// Future of [`Conn::flush`]: writes everything queued.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Flush<'a, T> {
+    conn: &'a mut Conn<T>,
+}
+
+impl<'a, T> Flush<'a, T> {
+    pub(super) fn new(conn: &'a mut Conn<T>) -> Self {
+        Self { conn }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for Flush<'_, T> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.conn.poll_flush(cx)
+    }
+}

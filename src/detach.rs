@@ -1,0 +1,87 @@
+//! Copies the handshake request out of hyper's read buffer.
+//!
+//! hyper parses a request without copying: the URI and every header value are slices of the
+//! connection's read buffer (8–16 KiB). A [`Conn`](crate::Conn) keeps the request for its whole
+//! life, so those slices would keep that buffer alive for every idle WebSocket. [`detach`] copies
+//! the URI and the values into one exact-size allocation instead.
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+use http::header::HeaderValue;
+use http::request::Parts;
+use http::{HeaderMap, Uri};
+
+/// Rebuilds `parts.uri` and `parts.headers` over one freshly allocated buffer. Names, order,
+/// repeated headers and sensitivity flags are kept; method, version and extensions are untouched.
+pub(crate) fn detach(parts: &mut Parts) {
+    let values: usize = parts.headers.values().map(|v| v.len()).sum();
+    let mut buf = BytesMut::with_capacity(values + parts.uri.path().len() + 64);
+    let uri_start = buf.len();
+    // Writing into a BytesMut cannot fail.
+    let _ = write!(buf, "{}", parts.uri);
+    let uri_end = buf.len();
+    for value in parts.headers.values() {
+        buf.put_slice(value.as_bytes());
+    }
+    let shared = buf.freeze();
+
+    if let Ok(uri) = Uri::from_maybe_shared(shared.slice(uri_start..uri_end)) {
+        parts.uri = uri;
+    }
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    let mut at = uri_end;
+    for (name, value) in parts.headers.iter() {
+        let end = at + value.len();
+        let copy = HeaderValue::from_maybe_shared(shared.slice(at..end));
+        let mut copy = copy.unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        headers.append(name.clone(), copy);
+        at = end;
+    }
+    parts.headers = headers;
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::Request;
+
+    use super::*;
+
+    #[test]
+    fn keeps_everything_and_shares_nothing_with_the_original() {
+        let original = Bytes::from_static(b"/chat?room=1 token-abc keep-alive upgrade");
+        let mut request = Request::get(Uri::from_maybe_shared(original.slice(0..12)).unwrap())
+            .body(())
+            .unwrap();
+        let headers = request.headers_mut();
+        let mut auth = HeaderValue::from_maybe_shared(original.slice(13..22)).unwrap();
+        auth.set_sensitive(true);
+        headers.insert("authorization", auth);
+        headers.append(
+            "connection",
+            HeaderValue::from_maybe_shared(original.slice(23..33)).unwrap(),
+        );
+        headers.append(
+            "connection",
+            HeaderValue::from_maybe_shared(original.slice(34..41)).unwrap(),
+        );
+        headers.insert("x-custom", HeaderValue::from_static("v"));
+        let (mut parts, ()) = request.into_parts();
+        let before = parts.clone();
+        detach(&mut parts);
+
+        assert_eq!(parts.uri, before.uri);
+        assert_eq!(parts.uri.query(), Some("room=1"));
+        assert_eq!(parts.headers, before.headers);
+        let connection: Vec<_> = parts.headers.get_all("connection").iter().collect();
+        assert_eq!(connection, ["keep-alive", "upgrade"]);
+        assert!(parts.headers["authorization"].is_sensitive());
+        let range = original.as_ptr() as usize..original.as_ptr() as usize + original.len();
+        for value in parts.headers.values() {
+            assert!(!range.contains(&(value.as_bytes().as_ptr() as usize)));
+        }
+        assert!(!range.contains(&(parts.uri.path().as_ptr() as usize)));
+    }
+}
