@@ -1,0 +1,45 @@
+//! tower-websocket: `WebSocketUpgradeLayer` around a 404 service, served by hyper-util's auto
+//! builder with upgrades (as in the crate docs and `examples/autobahn_server.rs`).
+//!
+//! The handler queues each echo with `feed`; `recv` flushes everything queued before it waits on
+//! the socket, so the replies to all frames of one read leave in one write.
+
+use std::convert::Infallible;
+use std::io;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::{Layer, service_fn};
+use tower_websocket::{Conn, WebSocketUpgradeLayer};
+
+pub async fn run(listener: TcpListener) -> io::Result<()> {
+    let not_found = service_fn(|_request: Request<Incoming>| async {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"WebSocket only\n")));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        Ok::<_, Infallible>(response)
+    });
+    let service = WebSocketUpgradeLayer::new(echo).layer(not_found);
+    crate::accept_loop(listener, move |stream| {
+        let service = TowerToHyperService::new(service.clone());
+        async move {
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+        }
+    })
+    .await
+}
+
+async fn echo(mut conn: Conn) {
+    while let Some(Ok(message)) = conn.recv().await {
+        if message.is_data() && conn.feed(message).is_err() {
+            break;
+        }
+    }
+}
