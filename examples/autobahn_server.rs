@@ -1,5 +1,6 @@
 //! The server the Autobahn|Testsuite runs against: echoes every text and binary message on every
-//! path, with every protocol feature the crate has enabled.
+//! path, with every protocol feature the crate has enabled: permessage-deflate (every message
+//! compressed, threshold 0) included.
 //!
 //! ```sh
 //! cargo run --release --example autobahn_server -- 127.0.0.1:9001
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, service_fn};
-use tower_websocket::{Conn, WebSocketUpgradeLayer};
+use tower_websocket::{Config, Conn, DeflateConfig, WebSocketUpgradeLayer};
 
 async fn echo(mut conn: Conn) {
     while let Some(Ok(message)) = conn.recv().await {
@@ -31,6 +32,9 @@ async fn main() -> std::io::Result<()> {
         *response.status_mut() = StatusCode::NOT_FOUND;
         Ok::<_, Infallible>(response)
     });
-    let service = WebSocketUpgradeLayer::new(echo).layer(not_found);
+    let config = Config::new().deflate(DeflateConfig::new().threshold(0));
+    let service = WebSocketUpgradeLayer::new(echo)
+        .config(config)
+        .layer(not_found);
     support::serve(addr, service, "autobahn echo server listening on ws://").await
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
-use crate::proto::Limits;
+use crate::proto::{DeflateConfig, Limits};
 
 /// Settings for the handshake and for every connection the layer accepts.
 ///
@@ -24,6 +24,7 @@ pub struct Config {
     pub(crate) limits: Limits,
     pub(crate) close_timeout: Duration,
     pub(crate) protocols: Arc<[HeaderValue]>,
+    pub(crate) deflate: Option<DeflateConfig>,
 }
 
 impl Config {
@@ -71,6 +72,22 @@ impl Config {
         self
     }
 
+    /// Enables permessage-deflate (RFC 7692), off by default (as in gorilla and Node's `ws`):
+    /// clients that offer it get compressed messages (those at or over the threshold) and may
+    /// send compressed ones. See [`DeflateConfig`] for the level, threshold, windows, context
+    /// takeover and what each costs in memory per connection.
+    ///
+    /// ```
+    /// use tower_websocket::{Config, DeflateConfig};
+    ///
+    /// let config = Config::new().deflate(DeflateConfig::new().level(6).threshold(256));
+    /// # let _ = config;
+    /// ```
+    pub fn deflate(mut self, deflate: DeflateConfig) -> Self {
+        self.deflate = Some(deflate);
+        self
+    }
+
     /// The subprotocols the server speaks, most preferred first. The first one the client
     /// offers in `Sec-WebSocket-Protocol` is chosen and readable from
     /// [`Conn::protocol`](crate::Conn::protocol); if the client offers none of them, the
@@ -95,6 +112,7 @@ impl Default for Config {
             limits: Limits::default(),
             close_timeout: Self::DEFAULT_CLOSE_TIMEOUT,
             protocols: Arc::new([]),
+            deflate: None,
         }
     }
 }

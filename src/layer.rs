@@ -4,10 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::Response;
 use http::request::Parts;
 use tower_layer::Layer;
 
 use crate::handler::{Handler, HandlerOutput};
+use crate::handshake::{HandshakeRejection, OriginPolicy};
+use crate::hooks::{FailedUpgrade, Handshake, Hooks, Refusal};
 use crate::service::WebSocketUpgrade;
 use crate::{Config, Conn};
 
@@ -33,6 +37,7 @@ pub struct WebSocketUpgradeLayer<H> {
     handler: H,
     filter: Filter,
     config: Arc<Config>,
+    hooks: Arc<Hooks>,
 }
 
 impl<H> WebSocketUpgradeLayer<H> {
@@ -47,6 +52,7 @@ impl<H> WebSocketUpgradeLayer<H> {
             handler,
             filter: Filter::default(),
             config: Arc::new(Config::default()),
+            hooks: Arc::new(Hooks::default()),
         }
     }
 
@@ -72,6 +78,92 @@ impl<H> WebSocketUpgradeLayer<H> {
         self.config = Arc::new(config);
         self
     }
+
+    /// Which web pages may connect, by their `Origin` (default:
+    /// [`OriginPolicy::same_host`]). Handshakes from other origins are answered `403`.
+    pub fn origin(mut self, policy: OriginPolicy) -> Self {
+        Arc::make_mut(&mut self.hooks).origin = policy;
+        self
+    }
+
+    /// The accept hook: runs for every handshake that passed the RFC checks and the origin
+    /// policy, before the `101` (or HTTP/2 `200`) is sent. It sees the request (with whatever
+    /// earlier middleware put in its extensions) and the client's subprotocol offer, may choose
+    /// the subprotocol and add response headers (e.g. `Set-Cookie`), and accepts with `Ok(())`
+    /// or refuses with any response ([`Refusal`], e.g. from [`Handshake::reject`]). See
+    /// [`Handshake`].
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use http::header::{HeaderValue, SET_COOKIE};
+    /// use tower_websocket::{Conn, WebSocketUpgradeLayer};
+    ///
+    /// # async fn chat(_: Conn) {}
+    /// let layer = WebSocketUpgradeLayer::new(chat).on_handshake(|handshake| {
+    ///     if !handshake.request().headers.contains_key("authorization") {
+    ///         return Err(handshake.reject(StatusCode::UNAUTHORIZED, "log in first"));
+    ///     }
+    ///     // The client's order decides here, among the versions this server speaks.
+    ///     let choice = handshake.offered_protocols().find(|p| p.starts_with("chat.v"));
+    ///     if let Some(protocol) = choice {
+    ///         handshake.set_protocol(protocol).ok();
+    ///     }
+    ///     handshake
+    ///         .headers_mut()
+    ///         .insert(SET_COOKIE, HeaderValue::from_static("seen=1; HttpOnly"));
+    ///     Ok(())
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_handshake<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.hooks).accept = Some(Arc::new(hook));
+        self
+    }
+
+    /// Replaces the layer's own rejection responses (`400`, `403`, `405`, `426`, `505`, and
+    /// the `500` of a server without upgrades): `hook` gets the [`HandshakeRejection`] and the
+    /// request and returns the response to send; [`HandshakeRejection::response_for`] is the
+    /// default. The rejection is also put in the response extensions, hook or not.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Response, header};
+    /// use tower_websocket::{Conn, WebSocketUpgradeLayer};
+    ///
+    /// # async fn chat(_: Conn) {}
+    /// let layer = WebSocketUpgradeLayer::new(chat).on_rejection(|rejection, request| {
+    ///     let mut response = rejection.response_for(request.version);
+    ///     let json = format!(r#"{{"error":{:?}}}"#, rejection.reason());
+    ///     *response.body_mut() = Bytes::from(json);
+    ///     response.headers_mut().insert(
+    ///         header::CONTENT_TYPE,
+    ///         header::HeaderValue::from_static("application/json"),
+    ///     );
+    ///     response
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_rejection<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&HandshakeRejection, &Parts) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.hooks).rejection = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called when an accepted handshake cannot take the connection over, typically because
+    /// the server does not enable upgrades (see [`FailedUpgrade`]); the handler does not run.
+    /// The failure is logged at error level either way.
+    pub fn on_failed_upgrade<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(FailedUpgrade) + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.hooks).failed_upgrade = Some(Arc::new(hook));
+        self
+    }
 }
 
 impl<S, H: Handler> Layer<S> for WebSocketUpgradeLayer<H> {
@@ -83,6 +175,7 @@ impl<S, H: Handler> Layer<S> for WebSocketUpgradeLayer<H> {
             self.handler.clone(),
             self.filter.clone(),
             self.config.clone(),
+            self.hooks.clone(),
         )
     }
 }
@@ -92,6 +185,7 @@ impl<H> fmt::Debug for WebSocketUpgradeLayer<H> {
         f.debug_struct("WebSocketUpgradeLayer")
             .field("filter", &self.filter)
             .field("config", &self.config)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }

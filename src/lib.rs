@@ -36,8 +36,11 @@
 //!     let (stream, _) = listener.accept().await?;
 //!     let service = TowerToHyperService::new(service.clone());
 //!     tokio::spawn(async move {
+//!         let mut builder = auto::Builder::new(TokioExecutor::new());
+//!         // WebSockets over HTTP/2 too (RFC 8441).
+//!         builder.http2().enable_connect_protocol();
 //!         // Upgrades must be enabled, or the handshake cannot take the connection over.
-//!         let _ = auto::Builder::new(TokioExecutor::new())
+//!         let _ = builder
 //!             .serve_connection_with_upgrades(TokioIo::new(stream), service)
 //!             .await;
 //!     });
@@ -49,9 +52,136 @@
 //!
 //! The layer takes the connection over with `hyper::upgrade::on`, so the HTTP server must
 //! support upgrades: hyper-util's `auto::Builder::serve_connection_with_upgrades`, or hyper's
-//! `http1::Builder::serve_connection(..).with_upgrades()`. A request that arrives without
-//! hyper's upgrade handle is answered `500` with a body naming that fix, and logged.
+//! `http1::Builder::serve_connection(..).with_upgrades()`. For WebSockets over HTTP/2 (RFC
+//! 8441) the HTTP/2 side must also advertise extended CONNECT:
+//! `builder.http2().enable_connect_protocol()` on hyper-util's auto builder (or hyper's
+//! `http2::Builder`). A server without upgrade support is reported, never a silent hang: a
+//! request that arrives without hyper's upgrade handle is answered `500` with a body naming the
+//! fix; a server that sends the `101` but cannot hand the connection over (`serve_connection`
+//! without upgrades) closes it, so the client sees the end of the stream; both are logged at
+//! error level and passed to [`on_failed_upgrade`](WebSocketUpgradeLayer::on_failed_upgrade).
 //! Handlers run in their own tokio task; a handler that panics ends its own connection only.
+//!
+//! # In axum
+//!
+//! A `Router` takes the layer like any other; `axum::serve` enables upgrades, and with axum's
+//! `http2` feature extended CONNECT as well. Middleware added after the layer runs before it:
+//! what it puts in the request extensions (an authenticated user, say) is in
+//! `conn.request().extensions`, and a request it refuses never reaches the handler. See
+//! `examples/axum.rs`.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//!
+//! # async fn echo(_: Conn) {}
+//! # async fn run() -> std::io::Result<()> {
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(WebSocketUpgradeLayer::new(echo).path("/ws"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! # In tonic
+//!
+//! tonic's own `Server` speaks HTTP/2 only and enables neither HTTP/1.1 upgrades nor extended
+//! CONNECT, so it cannot accept WebSockets. Serve tonic's [`Routes`] (a tower service) through
+//! the layer with hyper-util's auto builder instead: gRPC and WebSockets (HTTP/1.1 or HTTP/2)
+//! then share one port. See `examples/tonic.rs`.
+//!
+//! [`Routes`]: https://docs.rs/tonic/latest/tonic/service/struct.Routes.html
+//!
+//! ```no_run
+//! use hyper_util::rt::{TokioExecutor, TokioIo};
+//! use hyper_util::server::conn::auto;
+//! use hyper_util::service::TowerToHyperService;
+//! use tonic::service::Routes;
+//! use tower::Layer;
+//! use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//!
+//! # async fn echo(_: Conn) {}
+//! # async fn run() -> std::io::Result<()> {
+//! let (_reporter, health) = tonic_health::server::health_reporter();
+//! let grpc = Routes::new(health).prepare(); // `.add_service(..)` for each gRPC service
+//! let service = WebSocketUpgradeLayer::new(echo).path("/ws").layer(grpc);
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let service = TowerToHyperService::new(service.clone());
+//!     tokio::spawn(async move {
+//!         let mut builder = auto::Builder::new(TokioExecutor::new());
+//!         builder.http2().enable_connect_protocol();
+//!         let _ = builder
+//!             .serve_connection_with_upgrades(TokioIo::new(stream), service)
+//!             .await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! An app that already depends on axum (with its `http2` feature) can do the same with
+//! `axum::serve(listener, grpc.into_axum_router().layer(layer))`.
+//!
+//! # In plain hyper
+//!
+//! hyper-util's auto builder, as above, serves HTTP/1.1 and HTTP/2 (`examples/echo.rs`). With
+//! hyper's HTTP/1.1-only builder, `.with_upgrades()` is what lets the layer take the
+//! connection (`examples/http1.rs`):
+//!
+//! ```no_run
+//! # use std::convert::Infallible;
+//! # use bytes::Bytes;
+//! # use http_body_util::Full;
+//! # use tower::{Layer, service_fn};
+//! # use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//! # async fn echo(_: Conn) {}
+//! # async fn run(stream: tokio::net::TcpStream) {
+//! # let app = service_fn(|_request| async {
+//! #     Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::new())))
+//! # });
+//! use hyper::server::conn::http1;
+//! use hyper_util::rt::TokioIo;
+//! use hyper_util::service::TowerToHyperService;
+//!
+//! let service = WebSocketUpgradeLayer::new(echo).path("/ws").layer(app);
+//! let _ = http1::Builder::new()
+//!     .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+//!     .with_upgrades()
+//!     .await;
+//! # }
+//! ```
+//!
+//! # HTTP/2 (RFC 8441)
+//!
+//! Once the server advertises extended CONNECT, a `CONNECT` request with
+//! `:protocol: websocket` on `path` is a WebSocket handshake: `Sec-WebSocket-Version` is
+//! checked as over HTTP/1.1 (there is no key), the origin policy, subprotocols and hooks apply
+//! alike, and the layer answers `200` with no body. The same handler gets the same [`Conn`],
+//! over the HTTP/2 stream; `conn.request().method` tells `CONNECT` from `GET`. A `CONNECT`
+//! without `:protocol` (a proxy tunnel), or with another protocol, goes to the inner service.
+//!
+//! # Handshake policy
+//!
+//! After the RFC checks, and before the `101` (or `200`):
+//!
+//! - **Origin** ([`origin`](WebSocketUpgradeLayer::origin), [`handshake::OriginPolicy`]): by
+//!   default a browser's `Origin` must name the host the request was sent to (`Host`, or
+//!   `:authority`), else `403`; requests without `Origin` (not browsers) pass. Add trusted
+//!   origins, replace the rule with a predicate, or opt out with
+//!   `OriginPolicy::allow_any_origin()`.
+//! - **Subprotocols**: [`Config::protocols`] is the server's preference list (the first one
+//!   the client offered wins); the accept hook sees the client's ordered offer and may choose
+//!   another offered one. A protocol the client did not offer is never answered. The choice is
+//!   [`Conn::protocol`].
+//! - **Accept hook** ([`on_handshake`](WebSocketUpgradeLayer::on_handshake)): inspects the
+//!   request, refuses with any status and body ([`Refusal`]), or adds headers to the accepting
+//!   response (e.g. `Set-Cookie`).
+//! - **Rejection responses** ([`on_rejection`](WebSocketUpgradeLayer::on_rejection)): replace
+//!   the layer's own `4xx` responses (body, headers); the [`handshake::HandshakeRejection`] is
+//!   in the response extensions either way.
 //!
 //! # What the layer checks
 //!
@@ -65,6 +195,7 @@
 //! | no `Upgrade` token in `Connection` (`keep-alive, Upgrade` is fine) | `400` |
 //! | `Sec-WebSocket-Version` missing or not `13` | `426` with `Sec-WebSocket-Version: 13`, `Upgrade: websocket` |
 //! | `Sec-WebSocket-Key` missing, repeated, or not base64 of 16 bytes | `400` |
+//! | `Origin` not allowed by the [`handshake::OriginPolicy`] | `403` |
 //!
 //! A request counts as a handshake attempt (and is answered by the layer rather than passed on)
 //! when it asks to upgrade to `websocket` or carries `Sec-WebSocket-Key`/`Sec-WebSocket-Version`.
@@ -89,7 +220,9 @@
 //!
 //! - [`proto`]: the sans-IO protocol core (frame codec, masking, UTF-8, close codes, decoder,
 //!   encoder). No sockets, no runtime.
-//! - [`handshake`]: the opening handshake as pure functions over `http::request::Parts`.
+//! - [`handshake`]: the opening handshake as pure functions over `http::request::Parts`
+//!   (RFC 6455, RFC 8441 extended CONNECT, the origin policy).
+//! - [`Handshake`], [`Refusal`], [`FailedUpgrade`]: what the layer's hooks see and return.
 //! - [`conn`]: [`Conn`], the IO layer over any `AsyncRead + AsyncWrite`.
 //! - [`WebSocketUpgradeLayer`], [`WebSocketUpgrade`], [`ResponseFuture`], [`UpgradeBody`]: the
 //!   tower layer, service, future and body.
@@ -104,6 +237,7 @@ mod error;
 mod future;
 mod handler;
 pub mod handshake;
+mod hooks;
 mod layer;
 pub mod proto;
 mod service;
@@ -115,6 +249,10 @@ pub use conn::{BoxedIo, Conn};
 pub use error::Error;
 pub use future::ResponseFuture;
 pub use handler::{Handler, HandlerOutput};
+pub use hooks::{FailedUpgrade, Handshake, ProtocolNotOffered, Refusal};
 pub use layer::WebSocketUpgradeLayer;
-pub use proto::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Role, Utf8Bytes};
+pub use proto::{
+    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, ProtocolError, Role,
+    Utf8Bytes,
+};
 pub use service::WebSocketUpgrade;

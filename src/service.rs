@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::header::SEC_WEBSOCKET_EXTENSIONS;
+use http::request::Parts;
+use http::{Method, Request, Response};
+use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 use tower_service::Service;
 
@@ -11,27 +14,36 @@ use crate::Config;
 use crate::body::UpgradeBody;
 use crate::future::ResponseFuture;
 use crate::handler::Handler;
-use crate::handshake::{self, HandshakeRejection};
+use crate::handshake::{self, HandshakeRejection, extensions};
+use crate::hooks::{FailedUpgrade, Handshake, Hooks, check_hook_rejection, merge_headers};
 use crate::layer::Filter;
 use crate::upgrade::spawn_connection;
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
-/// or a 4xx with a reason), everything else is passed to `inner` as it is.
+/// HTTP/2 `200`, or a 4xx with a reason), everything else is passed to `inner` as it is.
 #[derive(Clone, Debug)]
 pub struct WebSocketUpgrade<S, H> {
     inner: S,
     handler: H,
     filter: Filter,
     config: Arc<Config>,
+    hooks: Arc<Hooks>,
 }
 
 impl<S, H> WebSocketUpgrade<S, H> {
-    pub(crate) fn new(inner: S, handler: H, filter: Filter, config: Arc<Config>) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        handler: H,
+        filter: Filter,
+        config: Arc<Config>,
+        hooks: Arc<Hooks>,
+    ) -> Self {
         Self {
             inner,
             handler,
             filter,
             config,
+            hooks,
         }
     }
 
@@ -68,31 +80,85 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        if !self.filter.matches(&parts) || !handshake::is_upgrade_attempt(&parts) {
+        // A CONNECT is someone else's tunnel unless it is an RFC 8441 WebSocket.
+        let attempt = if parts.method == Method::CONNECT {
+            handshake::is_extended_connect(&parts, extended_protocol(&parts))
+        } else {
+            handshake::is_upgrade_attempt(&parts)
+        };
+        if !attempt || !self.filter.matches(&parts) {
             return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         }
         drop(body);
-        let accept = match handshake::validate(&parts, &self.config.protocols) {
+        let validated = if parts.method == Method::CONNECT {
+            handshake::validate_connect(&parts, extended_protocol(&parts), &self.config.protocols)
+        } else {
+            handshake::validate(&parts, &self.config.protocols)
+        };
+        let mut accept = match validated.and_then(|accept| {
+            self.hooks.origin.check(&parts)?;
+            Ok(accept)
+        }) {
             Ok(accept) => accept,
             Err(rejection) => {
-                tracing::debug!(path = parts.uri.path(), %rejection, "WebSocket handshake rejected");
-                return ResponseFuture::ready(rejection.response().map(Some));
+                let origin = parts.headers.get(http::header::ORIGIN);
+                let path = parts.uri.path();
+                tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
+                let response = self.hooks.rejection_response(rejection, &parts);
+                return ResponseFuture::ready(response.map(Some));
             }
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             let rejection = HandshakeRejection::UpgradeUnavailable;
             tracing::error!(path = parts.uri.path(), "{rejection}");
-            return ResponseFuture::ready(rejection.response().map(Some));
+            let response = self.hooks.rejection_response(rejection, &parts);
+            self.hooks.failed_upgrade(FailedUpgrade::unavailable(parts));
+            return ResponseFuture::ready(response.map(Some));
         };
-        let response = accept.response();
+        let mut extra_headers = None;
+        if let Some(hook) = &self.hooks.accept {
+            let mut pending = Handshake::new(&parts, accept.protocol().cloned());
+            if let Err(response) = hook(&mut pending) {
+                let response = check_hook_rejection(response);
+                let status = response.status();
+                let path = parts.uri.path();
+                tracing::debug!(path, %status, "WebSocket handshake refused by on_handshake");
+                return ResponseFuture::ready(response.map(Some));
+            }
+            let (protocol, headers) = pending.into_parts();
+            accept.set_protocol(protocol);
+            extra_headers = Some(headers);
+        }
+        let mut response = accept.response();
+        if let Some(extra) = extra_headers {
+            merge_headers(response.headers_mut(), extra);
+        }
         let protocol = accept.protocol().cloned();
+        let deflate = self
+            .config
+            .deflate
+            .as_ref()
+            .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
+        if let Some((_, value)) = &deflate {
+            response
+                .headers_mut()
+                .insert(SEC_WEBSOCKET_EXTENSIONS, value.clone());
+        }
+        let params = deflate.map(|(params, _)| params);
         spawn_connection(
             on_upgrade,
             parts,
             protocol,
+            params,
             self.handler.clone(),
             self.config.clone(),
+            self.hooks.clone(),
         );
         ResponseFuture::ready(response.map(|()| None))
     }
+}
+
+/// The `:protocol` of an HTTP/2 extended CONNECT, as hyper passes it on.
+fn extended_protocol(parts: &Parts) -> Option<&str> {
+    parts.extensions.get::<Protocol>().map(Protocol::as_str)
 }

@@ -18,7 +18,8 @@ use tokio::net::TcpStream;
 
 use crate::detach::detach;
 use crate::handler::{Handler, HandlerOutput};
-use crate::{BoxedIo, Config, Conn, Role};
+use crate::hooks::{FailedUpgrade, Hooks};
+use crate::{BoxedIo, Config, Conn, DeflateParams, Role};
 
 /// Spawns the connection task: wait for hyper to hand over the connection (after the 101 has
 /// been written), then run the handler on it. Bytes hyper read past the request headers are
@@ -27,27 +28,30 @@ pub(crate) fn spawn_connection<H: Handler>(
     on_upgrade: OnUpgrade,
     mut request: Parts,
     protocol: Option<HeaderValue>,
+    deflate: Option<DeflateParams>,
     handler: H,
     config: Arc<Config>,
+    hooks: Arc<Hooks>,
 ) {
     detach(&mut request);
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => {
-                tracing::error!(
-                    %error,
-                    "WebSocket upgrade failed after the 101 was sent: serve connections with \
-                     `serve_connection_with_upgrades` (hyper-util) or `.with_upgrades()` (hyper http1)"
-                );
+                let failure = FailedUpgrade::after_response(request, error);
+                tracing::error!(path = failure.request().uri.path(), "{failure}");
+                hooks.failed_upgrade(failure);
                 return;
             }
         };
         let (io, read_buf) = into_io(upgraded);
-        let conn = Conn::from_raw(io, Role::Server, &config)
+        let mut conn = Conn::from_raw(io, Role::Server, &config)
             .with_read_buf(read_buf)
             .with_request(request)
             .with_protocol(protocol);
+        if let (Some(params), Some(deflate)) = (&deflate, &config.deflate) {
+            conn = conn.with_deflate(params, deflate);
+        }
         match (CatchUnwind {
             future: handler.call(conn),
         })

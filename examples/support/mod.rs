@@ -1,5 +1,6 @@
 //! Shared by the examples: accept TCP connections on a loopback address and serve each with
-//! hyper-util's auto builder (HTTP/1.1 with upgrades, and HTTP/2).
+//! hyper-util's auto builder (HTTP/1.1 with upgrades, and HTTP/2 with extended CONNECT, so
+//! WebSockets work over both: RFC 6455 and RFC 8441).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,12 +37,28 @@ where
 {
     let listener = TcpListener::bind(addr).await?;
     println!("{banner} {}", listener.local_addr()?);
+    serve_on(listener, service).await
+}
+
+/// Serves `service` on every connection `listener` accepts.
+pub async fn serve_on<S, B>(listener: TcpListener, service: S) -> std::io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // RFC 8441: let HTTP/2 clients open WebSockets with CONNECT + `:protocol`.
+            builder.http2().enable_connect_protocol();
             if let Err(e) = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .await

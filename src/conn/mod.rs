@@ -20,7 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::Config;
 use crate::error::Error;
-use crate::proto::{CloseCode, CloseFrame, Decoder, Encoder, Message, Role, WriteBuffer};
+use crate::proto::{
+    CloseCode, CloseFrame, Decoder, DeflateConfig, DeflateParams, Encoder, Message, Role,
+    WriteBuffer,
+};
 
 pub use futures::{Flush, Recv, Send};
 pub use io::{BoxedIo, Io};
@@ -96,6 +99,17 @@ where
     /// Attaches the handshake request's parts (method, URI, headers, extensions).
     pub fn with_request(mut self, request: Parts) -> Self {
         self.state.request = request;
+        self
+    }
+
+    /// Turns on permessage-deflate with the parameters agreed in the handshake: messages over
+    /// the config's threshold are sent compressed, compressed messages are inflated on receipt.
+    pub fn with_deflate(mut self, params: &DeflateParams, config: &DeflateConfig) -> Self {
+        let role = self.state.decoder.role();
+        self.state.decoder.set_inflater(params.inflater(role));
+        self.state
+            .encoder
+            .set_deflater(params.deflater(role, config));
         self
     }
 

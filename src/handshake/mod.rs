@@ -4,9 +4,16 @@
 //! (anything else is passed to the inner service). [`validate`] judges it and returns either an
 //! [`Accept`] (which builds the `101 Switching Protocols` response) or a [`HandshakeRejection`]
 //! (which builds the 4xx response). Nothing here touches a socket.
+//!
+//! Over HTTP/2 (RFC 8441) the handshake is an extended CONNECT instead:
+//! [`is_extended_connect`] and [`validate_connect`]. [`OriginPolicy`] decides which web pages
+//! may connect.
 
 mod accept_key;
+mod connect;
+pub mod extensions;
 mod headers;
+mod origin;
 mod rejection;
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -14,6 +21,8 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode, Version};
 
 pub use accept_key::accept_key;
+pub use connect::{is_extended_connect, validate_connect};
+pub use origin::{InvalidOrigin, OriginPolicy};
 pub use rejection::HandshakeRejection;
 
 use headers::{has_token, tokens};
@@ -34,14 +43,16 @@ pub fn is_upgrade_attempt(parts: &Parts) -> bool {
 /// A handshake that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accept {
-    accept: HeaderValue,
+    /// `None` for an RFC 8441 extended CONNECT, which has no `Sec-WebSocket-Accept`.
+    accept: Option<HeaderValue>,
     protocol: Option<HeaderValue>,
 }
 
 impl Accept {
-    /// The `Sec-WebSocket-Accept` value.
-    pub fn accept_value(&self) -> &HeaderValue {
-        &self.accept
+    /// The `Sec-WebSocket-Accept` value; `None` for an HTTP/2 extended CONNECT (RFC 8441),
+    /// which has no key and no accept value.
+    pub fn accept_value(&self) -> Option<&HeaderValue> {
+        self.accept.as_ref()
     }
 
     /// The chosen subprotocol, if any.
@@ -49,14 +60,25 @@ impl Accept {
         self.protocol.as_ref()
     }
 
-    /// The `101 Switching Protocols` response, without a body.
+    /// Replaces the chosen subprotocol (the accept hook's choice, already checked against the
+    /// client's offer).
+    pub(crate) fn set_protocol(&mut self, protocol: Option<HeaderValue>) {
+        self.protocol = protocol;
+    }
+
+    /// The accepting response, without a body: `101 Switching Protocols` with `Upgrade`,
+    /// `Connection` and `Sec-WebSocket-Accept` for HTTP/1.1, or a bare `200 OK` for an HTTP/2
+    /// extended CONNECT (RFC 8441 §5); both with the chosen subprotocol, if any.
     pub fn response(&self) -> Response<()> {
         let mut response = Response::new(());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        if let Some(accept) = &self.accept {
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let headers = response.headers_mut();
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept.clone());
+        }
         let headers = response.headers_mut();
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, self.accept.clone());
         if let Some(protocol) = &self.protocol {
             headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol.clone());
         }
@@ -84,10 +106,8 @@ pub fn validate(parts: &Parts, protocols: &[HeaderValue]) -> Result<Accept, Hand
     if !has_token(&parts.headers, &header::CONNECTION, "upgrade") {
         return Err(HandshakeRejection::MissingConnectionUpgrade);
     }
-    let mut versions = parts.headers.get_all(SEC_WEBSOCKET_VERSION).iter();
-    match (versions.next(), versions.next()) {
-        (Some(v), None) if v.as_bytes() == b"13" => {}
-        _ => return Err(HandshakeRejection::UnsupportedVersion),
+    if !headers::is_version_13(&parts.headers) {
+        return Err(HandshakeRejection::UnsupportedVersion);
     }
     let mut keys = parts.headers.get_all(SEC_WEBSOCKET_KEY).iter();
     let key = match (keys.next(), keys.next()) {
@@ -96,7 +116,7 @@ pub fn validate(parts: &Parts, protocols: &[HeaderValue]) -> Result<Accept, Hand
         _ => return Err(HandshakeRejection::InvalidKey),
     };
     Ok(Accept {
-        accept: accept_key(key.as_bytes()),
+        accept: Some(accept_key(key.as_bytes())),
         protocol: select_protocol(parts, protocols),
     })
 }
@@ -111,6 +131,12 @@ pub fn select_protocol(parts: &Parts, protocols: &[HeaderValue]) -> Option<Heade
         .iter()
         .find(|p| offered.iter().any(|o| o.as_bytes() == p.as_bytes()))
         .cloned()
+}
+
+/// The subprotocols the client offered in `Sec-WebSocket-Protocol`, in its order of
+/// preference, across all header lines.
+pub fn offered_protocols(parts: &Parts) -> impl Iterator<Item = &str> {
+    tokens(&parts.headers, &SEC_WEBSOCKET_PROTOCOL)
 }
 
 #[cfg(test)]

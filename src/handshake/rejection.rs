@@ -2,7 +2,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
+use http::{Response, StatusCode, Version};
 
 /// Why a handshake was refused; [`response`](Self::response) is what the client is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub enum HandshakeRejection {
     MissingKey,
     /// A `Sec-WebSocket-Key` that is not base64 of 16 bytes, or more than one: 400.
     InvalidKey,
+    /// The `Origin` is not allowed by the [`OriginPolicy`](super::OriginPolicy): 403.
+    OriginNotAllowed,
+    /// Not an RFC 8441 extended CONNECT (`CONNECT` with `:protocol: websocket`): 400.
+    NotExtendedConnect,
     /// The HTTP server gives no way to take over the connection (hyper's `OnUpgrade` is
     /// missing): 500, naming the fix.
     UpgradeUnavailable,
@@ -35,10 +39,12 @@ impl HandshakeRejection {
             Self::HttpVersionTooOld => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
             Self::UpgradeUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::OriginNotAllowed => StatusCode::FORBIDDEN,
             Self::MissingUpgradeWebSocket
             | Self::MissingConnectionUpgrade
             | Self::MissingKey
-            | Self::InvalidKey => StatusCode::BAD_REQUEST,
+            | Self::InvalidKey
+            | Self::NotExtendedConnect => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -56,6 +62,10 @@ impl HandshakeRejection {
             Self::UnsupportedVersion => "unsupported Sec-WebSocket-Version: only 13 is supported",
             Self::MissingKey => "WebSocket handshake needs a `Sec-WebSocket-Key` header",
             Self::InvalidKey => "`Sec-WebSocket-Key` must be one base64-encoded 16-byte value",
+            Self::OriginNotAllowed => "WebSocket connections from this Origin are not allowed",
+            Self::NotExtendedConnect => {
+                "an HTTP/2 WebSocket handshake is a CONNECT with `:protocol: websocket` (RFC 8441)"
+            }
             Self::UpgradeUnavailable => {
                 "WebSocket upgrade unavailable: this HTTP server does not support connection upgrades; \
                  serve connections with hyper-util's `auto::Builder::serve_connection_with_upgrades` \
@@ -66,6 +76,12 @@ impl HandshakeRejection {
 
     /// The full response: status, the headers the RFCs require, and the reason as the body.
     pub fn response(&self) -> Response<Bytes> {
+        self.response_for(Version::HTTP_11)
+    }
+
+    /// [`response`](Self::response) for a request of this HTTP `version`: over HTTP/2 and later
+    /// the `426` carries no `Upgrade` header, which those versions forbid.
+    pub fn response_for(&self, version: Version) -> Response<Bytes> {
         let mut body = String::with_capacity(self.reason().len() + 1);
         body.push_str(self.reason());
         body.push('\n');
@@ -85,7 +101,9 @@ impl HandshakeRejection {
                     header::SEC_WEBSOCKET_VERSION,
                     HeaderValue::from_static("13"),
                 );
-                headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                if version < Version::HTTP_2 {
+                    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                }
             }
             _ => {}
         }

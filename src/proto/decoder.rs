@@ -3,9 +3,10 @@
 use bytes::{Buf, BytesMut};
 
 use super::close::parse_close_payload;
-use super::frame::{FrameHeader, OpCode, decode_header};
+use super::deflate::Inflater;
+use super::frame::{FrameHeader, OpCode, RSV1, decode_header};
 use super::mask::apply_mask;
-use super::utf8::Utf8Validator;
+use super::utf8::{self, Utf8Validator};
 use super::{Limits, Message, ProtocolError, Role, Utf8Bytes};
 
 /// Turns received bytes into messages, enforcing every receive-side rule of RFC 6455.
@@ -23,6 +24,7 @@ pub struct Decoder {
     frame: Option<FrameState>,
     message: Option<Fragmented>,
     utf8: Utf8Validator,
+    inflater: Option<Inflater>,
 }
 
 /// The frame whose header has been consumed and whose payload is (partly) in the buffer.
@@ -32,13 +34,17 @@ struct FrameState {
     len: usize,
     /// Payload bytes already unmasked (and validated, for text).
     done: usize,
+    /// Validate as UTF-8 while it arrives (uncompressed text).
     text: bool,
+    /// First frame of a compressed message (RSV1 with permessage-deflate).
+    compressed: bool,
 }
 
 /// A fragmented data message being reassembled.
 #[derive(Debug)]
 struct Fragmented {
     opcode: OpCode,
+    compressed: bool,
     data: BytesMut,
     fragments: usize,
 }
@@ -53,7 +59,20 @@ impl Decoder {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
+            inflater: None,
         }
+    }
+
+    /// Enables permessage-deflate: RSV1 marks the first frame of a compressed message, whose
+    /// payload is inflated (within [`Limits::max_message_size`]) before it is returned.
+    pub fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
+        self.allowed_rsv = RSV1;
+    }
+
+    /// Which end of the connection this decoder serves.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Decodes the next message from the front of `buf`.
@@ -125,6 +144,11 @@ impl Decoder {
         if len > self.limits.max_frame_size {
             return Err(ProtocolError::FrameTooLarge);
         }
+        // RSV1 (permessage-deflate) is only allowed on the first frame of a data message.
+        let compressed = header.rsv & RSV1 != 0;
+        if compressed && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::ReservedBits);
+        }
         let text = match header.opcode {
             OpCode::Continuation => {
                 let Some(message) = &self.message else {
@@ -136,7 +160,7 @@ impl Decoder {
                 if message.data.len().saturating_add(len) > self.limits.max_message_size {
                     return Err(ProtocolError::MessageTooLarge);
                 }
-                message.opcode == OpCode::Text
+                message.opcode == OpCode::Text && !message.compressed
             }
             OpCode::Text | OpCode::Binary => {
                 if self.message.is_some() {
@@ -145,7 +169,7 @@ impl Decoder {
                 if len > self.limits.max_message_size {
                     return Err(ProtocolError::MessageTooLarge);
                 }
-                header.opcode == OpCode::Text
+                header.opcode == OpCode::Text && !compressed
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => false,
         };
@@ -154,6 +178,7 @@ impl Decoder {
             len,
             done: 0,
             text,
+            compressed,
         })
     }
 
@@ -170,12 +195,15 @@ impl Decoder {
             opcode @ (OpCode::Text | OpCode::Binary) if !fin => {
                 self.message = Some(Fragmented {
                     opcode,
+                    compressed: frame.compressed,
                     data: payload,
                     fragments: 1,
                 });
                 return Ok(None);
             }
-            OpCode::Text | OpCode::Binary => self.complete(frame.text, payload)?,
+            opcode @ (OpCode::Text | OpCode::Binary) => {
+                self.complete(opcode, frame.compressed, payload)?
+            }
             OpCode::Continuation => {
                 let Some(message) = self.message.as_mut() else {
                     return Err(ProtocolError::UnexpectedContinuation);
@@ -188,13 +216,28 @@ impl Decoder {
                 let Some(message) = self.message.take() else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                self.complete(frame.text, message.data)?
+                self.complete(message.opcode, message.compressed, message.data)?
             }
         };
         Ok(Some(message))
     }
 
-    fn complete(&mut self, text: bool, data: BytesMut) -> Result<Message, ProtocolError> {
+    fn complete(
+        &mut self,
+        opcode: OpCode,
+        compressed: bool,
+        data: BytesMut,
+    ) -> Result<Message, ProtocolError> {
+        let text = opcode == OpCode::Text;
+        if compressed {
+            let inflater = self.inflater.as_mut().ok_or(ProtocolError::ReservedBits)?;
+            let data = inflater.decompress(&data, self.limits.max_message_size)?;
+            if !text {
+                return Ok(Message::Binary(data));
+            }
+            utf8::validate(&data).map_err(|_| ProtocolError::InvalidUtf8)?;
+            return Ok(Message::Text(Utf8Bytes::from_validated(data)));
+        }
         if text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             Ok(Message::Text(Utf8Bytes::from_validated(data.freeze())))

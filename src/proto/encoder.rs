@@ -5,7 +5,8 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use bytes::Bytes;
 
 use super::close::encode_close_payload;
-use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_header};
+use super::deflate::Deflater;
+use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV1, encode_header};
 use super::mask::apply_mask;
 use super::{Message, Role, WriteBuffer};
 
@@ -17,6 +18,7 @@ use super::{Message, Role, WriteBuffer};
 pub struct Encoder {
     role: Role,
     keys: MaskKeys,
+    deflater: Option<Deflater>,
 }
 
 impl Encoder {
@@ -25,18 +27,35 @@ impl Encoder {
         Self {
             role,
             keys: MaskKeys::new(),
+            deflater: None,
         }
+    }
+
+    /// Enables permessage-deflate: data messages at or over the deflater's threshold are sent
+    /// compressed, with RSV1 set on their (single) frame.
+    pub fn set_deflater(&mut self, deflater: Deflater) {
+        self.deflater = Some(deflater);
     }
 
     /// Queues `message` as one frame.
     pub fn encode(&mut self, out: &mut WriteBuffer, message: Message) {
         let (opcode, payload) = match message {
-            Message::Text(text) => (OpCode::Text, text.into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Text(text) => return self.encode_data(out, OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => return self.encode_data(out, OpCode::Binary, data),
             Message::Ping(data) => (OpCode::Ping, data),
             Message::Pong(data) => (OpCode::Pong, data),
             Message::Close(frame) => (OpCode::Close, encode_close_payload(frame.as_ref())),
         };
+        self.encode_frame(out, true, 0, opcode, payload);
+    }
+
+    /// A data message: compressed if permessage-deflate is on and it is large enough.
+    fn encode_data(&mut self, out: &mut WriteBuffer, opcode: OpCode, payload: Bytes) {
+        if let Some(deflater) = self.deflater.as_mut().filter(|d| d.wants(payload.len())) {
+            if let Some(compressed) = deflater.compress(&payload) {
+                return self.encode_frame(out, true, RSV1, opcode, compressed);
+            }
+        }
         self.encode_frame(out, true, 0, opcode, payload);
     }
 

@@ -41,13 +41,15 @@ pub enum ProtocolError {
     MessageTooLarge,
     /// A message split into more fragments than the configured maximum (close code 1009).
     TooManyFragments,
+    /// A compressed message whose DEFLATE data is corrupt (close code 1007).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The close code this violation is answered with.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -74,6 +76,7 @@ impl ProtocolError {
             Self::FrameTooLarge => "frame too large",
             Self::MessageTooLarge => "message too large",
             Self::TooManyFragments => "too many fragments",
+            Self::InvalidCompressedData => "invalid compressed data",
         }
     }
 }

@@ -10,9 +10,11 @@
 //! - [`close`]: close codes and close frame payloads.
 //! - [`Decoder`]: frames to messages (reassembly, interleaved control frames, limits).
 //! - [`Encoder`] and [`WriteBuffer`]: messages to frames, batched for vectored writes.
+//! - [`deflate`]: the permessage-deflate codec (RFC 7692).
 
 pub mod close;
 mod decoder;
+pub mod deflate;
 mod encoder;
 mod error;
 pub mod frame;
@@ -24,6 +26,7 @@ mod write_buffer;
 
 pub use close::{CloseCode, CloseFrame};
 pub use decoder::Decoder;
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use encoder::Encoder;
 pub use error::ProtocolError;
 pub use limits::Limits;

@@ -4,6 +4,8 @@
 // Each test crate compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod h2;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -61,8 +63,9 @@ pub async fn spawn_server<H: Handler>(layer: WebSocketUpgradeLayer<H>) -> Socket
     spawn_service(layer.layer(service_fn(inner::<Incoming>))).await
 }
 
-/// Serves any tower service on a fresh loopback port with hyper-util's auto builder (upgrades
-/// enabled), as the examples do. The accept loop lives as long as the test's runtime.
+/// Serves any tower service on a fresh loopback port with hyper-util's auto builder (HTTP/1.1
+/// upgrades and HTTP/2 extended CONNECT enabled), as the examples do. The accept loop lives as
+/// long as the test's runtime.
 pub async fn spawn_service<S, B>(service: S) -> SocketAddr
 where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -83,7 +86,9 @@ where
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(service.clone());
             tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder.http2().enable_connect_protocol();
+                let _ = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await;
             });

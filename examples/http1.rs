@@ -1,0 +1,68 @@
+//! Plain hyper, HTTP/1.1 only: `hyper::server::conn::http1` with `.with_upgrades()`.
+//!
+//! ```sh
+//! cargo run --release --example http1 -- 127.0.0.1:3000
+//! ```
+//!
+//! `GET /` answers a line of text; `/ws` echoes every text and binary message. Without
+//! `.with_upgrades()` hyper would send the `101` and then drop the connection instead of
+//! handing it over: the layer's `on_failed_upgrade` hook and its error log say so.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::{Layer, service_fn};
+use tower_websocket::{Conn, WebSocketUpgradeLayer};
+
+/// Echoes every data message back.
+async fn echo(mut conn: Conn) {
+    while let Some(Ok(message)) = conn.recv().await {
+        if message.is_data() && conn.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn hello<B>(_request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"hello from hyper; WebSockets on /ws\n",
+    ))))
+}
+
+/// Serves every connection `listener` accepts with hyper's HTTP/1.1 connection builder.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    let service = WebSocketUpgradeLayer::new(echo)
+        .path("/ws")
+        .on_failed_upgrade(|failure| eprintln!("{failure}"))
+        .layer(service_fn(hello));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            let connection = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                // Required: lets the layer take the connection over after the 101.
+                .with_upgrades();
+            if let Err(e) = connection.await {
+                eprintln!("connection error: {e}");
+            }
+        });
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let listener = TcpListener::bind(&addr).await?;
+    println!("hyper http1 example: ws://{}/ws", listener.local_addr()?);
+    serve(listener).await
+}

@@ -1,0 +1,433 @@
+//! The layer's hooks: the accept hook ([`Handshake`]), custom rejection responses, and the
+//! report of an upgrade that could not happen ([`FailedUpgrade`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+
+use crate::handshake::{self, HandshakeRejection, OriginPolicy};
+
+pub(crate) type AcceptHook = Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
+pub(crate) type RejectionHook =
+    Arc<dyn Fn(&HandshakeRejection, &Parts) -> Response<Bytes> + Send + Sync>;
+pub(crate) type FailedUpgradeHook = Arc<dyn Fn(FailedUpgrade) + Send + Sync>;
+
+/// The handshake policy the layer applies after the RFC checks.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) origin: OriginPolicy,
+    pub(crate) accept: Option<AcceptHook>,
+    pub(crate) rejection: Option<RejectionHook>,
+    pub(crate) failed_upgrade: Option<FailedUpgradeHook>,
+}
+
+impl Hooks {
+    /// The response for a handshake the layer refuses: the rejection hook's, or the default;
+    /// the rejection itself rides along in the response extensions.
+    pub(crate) fn rejection_response(
+        &self,
+        rejection: HandshakeRejection,
+        request: &Parts,
+    ) -> Response<Bytes> {
+        let mut response = match &self.rejection {
+            Some(hook) => hook(&rejection, request),
+            None => rejection.response_for(request.version),
+        };
+        response.extensions_mut().insert(rejection);
+        response
+    }
+
+    /// Tells the failed-upgrade hook, if any.
+    pub(crate) fn failed_upgrade(&self, failure: FailedUpgrade) {
+        if let Some(hook) = &self.failed_upgrade {
+            hook(failure);
+        }
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("origin", &self.origin)
+            .field("on_handshake", &self.accept.is_some())
+            .field("on_rejection", &self.rejection.is_some())
+            .field("on_failed_upgrade", &self.failed_upgrade.is_some())
+            .finish()
+    }
+}
+
+/// A handshake that passed the RFC checks and the origin policy, as the
+/// [`on_handshake`](crate::WebSocketUpgradeLayer::on_handshake) hook sees it: the request, the
+/// client's subprotocol offer, the subprotocol chosen so far, and headers to add to the
+/// accepting response (`101`, or `200` over HTTP/2).
+///
+/// The hook accepts with `Ok(())` or refuses with `Err(`[`Refusal`]`)`, any status, headers and
+/// body (see [`reject`](Self::reject)); the handler never runs for a refused handshake.
+#[derive(Debug)]
+pub struct Handshake<'a> {
+    request: &'a Parts,
+    protocol: Option<HeaderValue>,
+    headers: HeaderMap,
+}
+
+impl<'a> Handshake<'a> {
+    pub(crate) fn new(request: &'a Parts, protocol: Option<HeaderValue>) -> Self {
+        Self {
+            request,
+            protocol,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// The handshake request: method, URI, headers, and the extensions earlier middleware
+    /// inserted (e.g. an authenticated user).
+    pub fn request(&self) -> &'a Parts {
+        self.request
+    }
+
+    /// Whether this is an HTTP/2 extended CONNECT (RFC 8441) rather than an HTTP/1.1 upgrade.
+    pub fn is_extended_connect(&self) -> bool {
+        self.request.method == Method::CONNECT
+    }
+
+    /// The subprotocols the client offered, most preferred first.
+    pub fn offered_protocols(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        handshake::offered_protocols(self.request)
+    }
+
+    /// The subprotocol that will be answered: the first of
+    /// [`Config::protocols`](crate::Config::protocols) the client offered, unless the hook
+    /// changes it.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_ref().and_then(|p| p.to_str().ok())
+    }
+
+    /// Answers `protocol`, which must be one the client offered (compared exactly): a server
+    /// may never answer a subprotocol that was not offered (RFC 6455 §4.2.2).
+    pub fn set_protocol(&mut self, protocol: &str) -> Result<(), ProtocolNotOffered> {
+        let offered = self.offered_protocols().any(|p| p == protocol);
+        match HeaderValue::from_str(protocol) {
+            Ok(value) if offered => {
+                self.protocol = Some(value);
+                Ok(())
+            }
+            _ => Err(ProtocolNotOffered(protocol.to_owned())),
+        }
+    }
+
+    /// Answers no subprotocol.
+    pub fn clear_protocol(&mut self) {
+        self.protocol = None;
+    }
+
+    /// Headers added to the accepting response, e.g. `Set-Cookie`. Those the handshake itself
+    /// sets (`Upgrade`, `Connection`, `Sec-WebSocket-*`, `Content-Length`,
+    /// `Transfer-Encoding`) are ignored, with a warning in the log.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
+    /// headers with [`Refusal::header`], or build any response and convert it with `into()`.
+    pub fn reject(&self, status: StatusCode, reason: impl Into<Bytes>) -> Refusal {
+        let mut response = Response::new(reason.into());
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Refusal(Box::new(response))
+    }
+
+    pub(crate) fn into_parts(self) -> (Option<HeaderValue>, HeaderMap) {
+        (self.protocol, self.headers)
+    }
+}
+
+/// The headers of the handshake itself, which the accept hook may not set.
+const RESERVED: [HeaderName; 9] = [
+    header::UPGRADE,
+    header::CONNECTION,
+    header::SEC_WEBSOCKET_ACCEPT,
+    header::SEC_WEBSOCKET_PROTOCOL,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_KEY,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+];
+
+/// Adds the accept hook's `extra` headers to the accepting response's `headers`, except those
+/// of the handshake itself.
+pub(crate) fn merge_headers(headers: &mut HeaderMap, extra: HeaderMap) {
+    let mut name = None;
+    for (next, value) in extra {
+        // Repeated values of one header come with `None` after the first.
+        if next.is_some() {
+            name = next;
+        }
+        let Some(name) = &name else { continue };
+        if RESERVED.contains(name) {
+            tracing::warn!(header = %name, "on_handshake may not set this header; ignored");
+            continue;
+        }
+        headers.append(name.clone(), value);
+    }
+}
+
+/// The response the accept hook refused a handshake with: any status, headers and body. A
+/// status below 300 would not refuse anything, so the layer answers `500` instead (and logs it).
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Response, StatusCode};
+/// use tower_websocket::Refusal;
+///
+/// let mut response = Response::new(Bytes::from_static(br#"{"error":"banned"}"#));
+/// *response.status_mut() = StatusCode::FORBIDDEN;
+/// let refusal = Refusal::from(response).header("content-type", "application/json");
+/// assert_eq!(refusal.response().status(), StatusCode::FORBIDDEN);
+/// ```
+// Boxed: the hook returns `Result<(), Refusal>`, which stays one pointer wide.
+#[derive(Debug)]
+pub struct Refusal(Box<Response<Bytes>>);
+
+impl Refusal {
+    /// Adds a header to the response; a name or value that is not valid is ignored, with a
+    /// warning in the log.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.0.headers_mut().append(name, value);
+            }
+            _ => tracing::warn!("invalid header name or value in a handshake refusal; ignored"),
+        }
+        self
+    }
+
+    /// The response.
+    pub fn response(&self) -> &Response<Bytes> {
+        &self.0
+    }
+
+    /// The response, to change.
+    pub fn response_mut(&mut self) -> &mut Response<Bytes> {
+        &mut self.0
+    }
+
+    /// The response, by value.
+    pub fn into_response(self) -> Response<Bytes> {
+        *self.0
+    }
+}
+
+impl From<Response<Bytes>> for Refusal {
+    fn from(response: Response<Bytes>) -> Self {
+        Self(Box::new(response))
+    }
+}
+
+/// A refusal from the accept hook with a status that would not refuse anything (below 300)
+/// becomes a `500`, logged.
+pub(crate) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
+    let response = refusal.into_response();
+    if response.status().as_u16() >= 300 {
+        return response;
+    }
+    tracing::error!(
+        status = %response.status(),
+        "the on_handshake hook refused a handshake with a status below 300; answering 500"
+    );
+    let mut response = Response::new(Bytes::from_static(b"WebSocket handshake refused\n"));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// [`Handshake::set_protocol`] with a subprotocol the client did not offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolNotOffered(String);
+
+impl fmt::Display for ProtocolNotOffered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the client did not offer subprotocol {:?}", self.0)
+    }
+}
+
+impl StdError for ProtocolNotOffered {}
+
+/// A handshake was accepted, but the HTTP server gave no way to take the connection over; what
+/// the [`on_failed_upgrade`](crate::WebSocketUpgradeLayer::on_failed_upgrade) hook receives.
+///
+/// It happens when connections are served without upgrade support: hyper's
+/// `http1::Builder::serve_connection` without `.with_upgrades()`, hyper-util's
+/// `auto::Builder::serve_connection` instead of `serve_connection_with_upgrades`, a server that
+/// is not hyper, or a client that went away before the upgrade completed. The handler does not
+/// run. The layer also logs it at error level.
+#[derive(Debug)]
+pub struct FailedUpgrade {
+    request: Parts,
+    after_response: bool,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl FailedUpgrade {
+    /// The request had no upgrade handle at all: the client was answered `500`.
+    pub(crate) fn unavailable(request: Parts) -> Self {
+        Self {
+            request,
+            after_response: false,
+            source: None,
+        }
+    }
+
+    /// The accepting response went out, then taking the connection over failed.
+    pub(crate) fn after_response(
+        request: Parts,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self {
+            request,
+            after_response: true,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The handshake request.
+    pub fn request(&self) -> &Parts {
+        &self.request
+    }
+
+    /// The handshake request, by value.
+    pub fn into_request(self) -> Parts {
+        self.request
+    }
+
+    /// Whether the accepting response (`101`, or `200` over HTTP/2) was already sent: the
+    /// server resolved the upgrade with an error (typically connections served without
+    /// upgrades, or a client that left). If not, the request carried no upgrade handle at all
+    /// and the client was answered `500`.
+    pub fn is_after_response(&self) -> bool {
+        self.after_response
+    }
+}
+
+impl fmt::Display for FailedUpgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(source) if self.after_response => write!(
+                f,
+                "WebSocket upgrade failed after the handshake response was sent ({source}); if \
+                 the server does not enable upgrades, serve connections with hyper-util's \
+                 `auto::Builder::serve_connection_with_upgrades` or hyper's \
+                 `http1::Builder::serve_connection(..).with_upgrades()`"
+            ),
+            _ => f.write_str(HandshakeRejection::UpgradeUnavailable.reason()),
+        }
+    }
+}
+
+impl StdError for FailedUpgrade {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Request;
+
+    use super::*;
+
+    fn parts(protocols: &str) -> Parts {
+        Request::get("/ws")
+            .header("sec-websocket-protocol", protocols)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn set_protocol_only_accepts_offered_protocols() {
+        let request = parts("chat.v2, chat.v1");
+        let mut handshake = Handshake::new(&request, None);
+        let offered: Vec<_> = handshake.offered_protocols().collect();
+        assert_eq!(offered, ["chat.v2", "chat.v1"]);
+        assert!(handshake.set_protocol("chat.v1").is_ok());
+        assert_eq!(handshake.protocol(), Some("chat.v1"));
+        let error = handshake.set_protocol("chat.v3").unwrap_err();
+        assert!(error.to_string().contains("chat.v3"));
+        assert!(handshake.set_protocol("CHAT.V1").is_err(), "exact match");
+        assert_eq!(handshake.protocol(), Some("chat.v1"));
+        handshake.clear_protocol();
+        assert_eq!(handshake.protocol(), None);
+        assert!(!handshake.is_extended_connect());
+        let mut connect = request.clone();
+        connect.method = Method::CONNECT;
+        assert!(Handshake::new(&connect, None).is_extended_connect());
+    }
+
+    #[test]
+    fn merge_skips_the_handshake_headers_and_keeps_repeats() {
+        let mut extra = HeaderMap::new();
+        extra.append("set-cookie", HeaderValue::from_static("a=1"));
+        extra.append("set-cookie", HeaderValue::from_static("b=2"));
+        extra.append("sec-websocket-accept", HeaderValue::from_static("forged"));
+        extra.append("x-server", HeaderValue::from_static("demo"));
+        let mut headers = HeaderMap::new();
+        headers.insert("sec-websocket-accept", HeaderValue::from_static("real"));
+        merge_headers(&mut headers, extra);
+        let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(headers["sec-websocket-accept"], "real");
+        assert_eq!(headers["x-server"], "demo");
+    }
+
+    #[test]
+    fn hook_rejections_below_300_become_500() {
+        let request = parts("x");
+        let handshake = Handshake::new(&request, None);
+        let ok = handshake.reject(StatusCode::OK, "fine?");
+        assert_eq!(
+            check_hook_rejection(ok).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let denied = handshake
+            .reject(StatusCode::UNAUTHORIZED, "log in first")
+            .header("www-authenticate", "Bearer")
+            .header("bad name", "x");
+        let denied = check_hook_rejection(denied);
+        assert_eq!(denied.headers()["www-authenticate"], "Bearer");
+        assert_eq!(denied.headers().len(), 2, "{:?}", denied.headers());
+        assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(denied.body(), "log in first");
+    }
+
+    #[test]
+    fn failed_upgrade_names_the_fix_and_keeps_the_source() {
+        let request = parts("x");
+        let failure = FailedUpgrade::after_response(request.clone(), "manual upgrade");
+        assert!(failure.is_after_response());
+        assert!(failure.to_string().contains("with_upgrades"), "{failure}");
+        assert!(failure.source().is_some());
+        let failure = FailedUpgrade::unavailable(request);
+        assert!(!failure.is_after_response());
+        assert!(
+            failure
+                .to_string()
+                .contains("serve_connection_with_upgrades")
+        );
+        assert_eq!(failure.request().uri.path(), "/ws");
+    }
+}

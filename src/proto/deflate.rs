@@ -1,0 +1,414 @@
+//! permessage-deflate (RFC 7692 §7): the codec for whole message payloads.
+//!
+//! A compressed message is the raw DEFLATE stream of its payload, sync-flushed, with the
+//! trailing `00 00 ff ff` removed; the receiver appends it back before inflating. With context
+//! takeover the LZ77 window carries over from message to message; without it each message starts
+//! afresh. Built on flate2's zlib-rs backend.
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::{ProtocolError, Role};
+
+/// What a sync flush ends with; stripped on send, appended on receive (RFC 7692 §7.2.1).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Window sizes zlib can deflate with (it cannot produce an 8-bit window).
+const MIN_DEFLATE_WINDOW_BITS: u8 = 9;
+const MAX_WINDOW_BITS: u8 = 15;
+
+/// How the server would like permessage-deflate, for [`Config::deflate`](crate::Config::deflate).
+///
+/// Memory per connection (zlib's figures): compressing keeps `2^(w+2) + 128 KiB` (w = the
+/// server window bits; 256 KiB at 15, 130 KiB at 9), decompressing `2^w + ~7 KiB` (w = the
+/// client window bits; 39 KiB at 15). Both are allocated on the first compressed message. The
+/// RFC offers two ways to trade compression for memory, both here: smaller windows, and no
+/// context takeover (each message compressed on its own, worse ratio on small similar messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateConfig {
+    pub(crate) level: u32,
+    pub(crate) threshold: usize,
+    pub(crate) server_max_window_bits: u8,
+    pub(crate) server_context_takeover: bool,
+    pub(crate) client_max_window_bits: u8,
+    pub(crate) client_context_takeover: bool,
+}
+
+impl Default for DeflateConfig {
+    /// Level 1, messages from 1 KiB compressed, 15-bit windows and context takeover both ways.
+    fn default() -> Self {
+        Self {
+            level: 1,
+            threshold: 1024,
+            server_max_window_bits: MAX_WINDOW_BITS,
+            server_context_takeover: true,
+            client_max_window_bits: MAX_WINDOW_BITS,
+            client_context_takeover: true,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// The defaults; see [`Default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compression level, 0 (store) to 9 (best); default 1 (fastest, as gorilla).
+    pub fn level(mut self, level: u32) -> Self {
+        self.level = level.min(9);
+        self
+    }
+
+    /// Messages shorter than this are sent uncompressed (default 1024 bytes, as Node's `ws`).
+    pub fn threshold(mut self, bytes: usize) -> Self {
+        self.threshold = bytes;
+        self
+    }
+
+    /// The largest window the server compresses with, 9–15 (default 15). Smaller saves memory.
+    /// If the client asks for less, its value is used; a client that allows only 8 bits is
+    /// declined, since zlib cannot compress with an 8-bit window.
+    pub fn server_max_window_bits(mut self, bits: u8) -> Self {
+        self.server_max_window_bits = bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS);
+        self
+    }
+
+    /// Whether the server keeps its compression context between messages (default true).
+    /// `false` compresses each message alone; the server then needs no state between messages.
+    pub fn server_context_takeover(mut self, keep: bool) -> Self {
+        self.server_context_takeover = keep;
+        self
+    }
+
+    /// The largest window the server lets the client compress with, 8–15 (default 15), when the
+    /// client offers to be limited (`client_max_window_bits`). Bounds the server's inflate memory.
+    pub fn client_max_window_bits(mut self, bits: u8) -> Self {
+        self.client_max_window_bits = bits.clamp(8, MAX_WINDOW_BITS);
+        self
+    }
+
+    /// Whether the client may keep its compression context between messages (default true).
+    /// `false` answers `client_no_context_takeover`, so the server can reset its decompressor
+    /// after every message.
+    pub fn client_context_takeover(mut self, keep: bool) -> Self {
+        self.client_context_takeover = keep;
+        self
+    }
+
+    /// The configured level.
+    pub fn get_level(&self) -> u32 {
+        self.level
+    }
+
+    /// The configured threshold.
+    pub fn get_threshold(&self) -> usize {
+        self.threshold
+    }
+}
+
+/// The parameters agreed in a handshake (RFC 7692 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with at most this window (9–15).
+    pub server_max_window_bits: u8,
+    /// The client compresses with at most this window (8–15).
+    pub client_max_window_bits: u8,
+}
+
+impl DeflateParams {
+    /// The compressor for the endpoint with `role`.
+    pub fn deflater(&self, role: Role, config: &DeflateConfig) -> Deflater {
+        let (bits, reset) = match role {
+            Role::Server => (self.server_max_window_bits, self.server_no_context_takeover),
+            Role::Client => (self.client_max_window_bits, self.client_no_context_takeover),
+        };
+        Deflater {
+            compress: None,
+            level: config.level,
+            window_bits: bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS),
+            reset: reset || !config.server_context_takeover && role == Role::Server,
+            threshold: config.threshold,
+        }
+    }
+
+    /// The decompressor for the endpoint with `role`.
+    pub fn inflater(&self, role: Role) -> Inflater {
+        let (bits, reset) = match role {
+            Role::Server => (self.client_max_window_bits, self.client_no_context_takeover),
+            Role::Client => (self.server_max_window_bits, self.server_no_context_takeover),
+        };
+        Inflater {
+            decompress: None,
+            // A larger window inflates anything a smaller one produced; zlib wants at least 9.
+            window_bits: bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS),
+            reset,
+        }
+    }
+}
+
+/// Compresses outgoing message payloads.
+#[derive(Debug)]
+pub struct Deflater {
+    compress: Option<Compress>,
+    level: u32,
+    window_bits: u8,
+    reset: bool,
+    threshold: usize,
+}
+
+impl Deflater {
+    /// Whether a payload of `len` bytes is worth compressing.
+    pub fn wants(&self, len: usize) -> bool {
+        len >= self.threshold
+    }
+
+    /// The compressed payload, or `None` if the compressor failed (the caller then sends the
+    /// message uncompressed; the compressor is reset so the peer's context stays in step).
+    pub fn compress(&mut self, input: &[u8]) -> Option<Bytes> {
+        let (level, bits) = (self.level, self.window_bits);
+        let compress = self.compress.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        });
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        let start = compress.total_in();
+        loop {
+            let consumed = (compress.total_in() - start) as usize;
+            let rest = input.get(consumed..).unwrap_or_default();
+            if compress
+                .compress_vec(rest, &mut out, FlushCompress::Sync)
+                .is_err()
+            {
+                compress.reset();
+                return None;
+            }
+            let consumed = (compress.total_in() - start) as usize;
+            // Done once all input is in and the flush left room in the output.
+            if consumed >= input.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        if out.ends_with(&TAIL) {
+            out.truncate(out.len() - TAIL.len());
+        }
+        if out.is_empty() {
+            // Right after a flush zlib emits nothing for empty input; the peer needs an empty
+            // stored block, which is `00` once the tail is stripped (RFC 7692 §7.2.3.6).
+            out.push(0x00);
+        }
+        if self.reset {
+            compress.reset();
+        }
+        Some(Bytes::from(out))
+    }
+}
+
+/// Decompresses incoming message payloads, never producing more than a limit.
+#[derive(Debug)]
+pub struct Inflater {
+    decompress: Option<Decompress>,
+    window_bits: u8,
+    reset: bool,
+}
+
+impl Inflater {
+    /// Inflates one message payload. Fails with [`ProtocolError::MessageTooLarge`] as soon as
+    /// the output would exceed `max` bytes (no more than `max` bytes are ever allocated for it),
+    /// and with [`ProtocolError::InvalidCompressedData`] on a corrupt stream.
+    pub fn decompress(&mut self, input: &[u8], max: usize) -> Result<Bytes, ProtocolError> {
+        let bits = self.window_bits;
+        let decompress = self
+            .decompress
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let mut out = Vec::with_capacity(input.len().saturating_mul(2).clamp(64, max.max(64)));
+        let result = inflate_into(decompress, input, &mut out, max).and_then(|ended| {
+            if ended {
+                Ok(true)
+            } else {
+                inflate_into(decompress, &TAIL, &mut out, max)
+            }
+        });
+        match result {
+            Ok(ended) => {
+                if ended || self.reset {
+                    decompress.reset(false);
+                }
+                Ok(Bytes::from(out))
+            }
+            Err(e) => {
+                decompress.reset(false);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Feeds all of `input`, growing `out` up to `max` bytes. Returns whether the DEFLATE stream
+/// ended (a final block), after which the rest of the input is ignored.
+fn inflate_into(
+    decompress: &mut Decompress,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<bool, ProtocolError> {
+    let start = decompress.total_in();
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() > max {
+                return Err(ProtocolError::MessageTooLarge);
+            }
+            // Grow by doubling, but never past one byte over the limit.
+            let room = out.capacity().max(64).min(max + 1 - out.len());
+            out.reserve_exact(room);
+        }
+        let consumed = (decompress.total_in() - start) as usize;
+        let rest = input.get(consumed..).unwrap_or_default();
+        let status = decompress
+            .decompress_vec(rest, out, FlushDecompress::Sync)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        if out.len() > max {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if status == Status::StreamEnd {
+            return Ok(true);
+        }
+        let consumed = (decompress.total_in() - start) as usize;
+        if consumed >= input.len() && out.len() < out.capacity() {
+            return Ok(false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(params: DeflateParams, config: DeflateConfig) -> (Deflater, Inflater) {
+        (
+            params.deflater(Role::Server, &config),
+            params.inflater(Role::Client),
+        )
+    }
+
+    fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            server_max_window_bits: sbits,
+            client_max_window_bits: cbits,
+        }
+    }
+
+    fn messages() -> Vec<Vec<u8>> {
+        let json = br#"{"user":"alice","action":"move","x":12,"y":-4,"items":[1,2,3]}"#.repeat(30);
+        let mut noise = Vec::new();
+        let mut x: u32 = 7;
+        for _ in 0..70_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            noise.push((x >> 16) as u8);
+        }
+        vec![
+            json.clone(),
+            json.clone(),
+            Vec::new(),
+            noise,
+            b"a".to_vec(),
+            json,
+        ]
+    }
+
+    #[test]
+    fn round_trips_for_every_takeover_combination_and_window() {
+        for snct in [false, true] {
+            for cnct in [false, true] {
+                for bits in 9..=15 {
+                    let config = DeflateConfig::default().threshold(0);
+                    let (mut d, mut i) = pair(params(snct, cnct, bits, bits), config);
+                    for (n, m) in messages().into_iter().enumerate() {
+                        let c = d.compress(&m).unwrap();
+                        assert!(!c.ends_with(&TAIL));
+                        let back = i.decompress(&c, 1 << 20);
+                        let back = back.unwrap_or_else(|e| {
+                            panic!("{e} snct {snct} cnct {cnct} bits {bits} msg {n}")
+                        });
+                        assert_eq!(back, m, "snct {snct} cnct {cnct} bits {bits}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn context_takeover_shrinks_repeated_messages_and_no_takeover_does_not() {
+        let m = br#"{"user":"alice","action":"move","x":12,"y":-4}"#;
+        let config = DeflateConfig::default().threshold(0);
+        let (mut keep, _) = pair(params(false, false, 15, 15), config);
+        let first = keep.compress(m).unwrap().len();
+        let second = keep.compress(m).unwrap().len();
+        assert!(second < first / 2, "{second} vs {first}");
+        let (mut reset, _) = pair(params(true, false, 15, 15), config);
+        assert_eq!(reset.compress(m).unwrap().len(), first);
+        assert_eq!(reset.compress(m).unwrap().len(), first);
+    }
+
+    #[test]
+    fn empty_message_is_a_single_zero_byte_with_or_without_history() {
+        let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
+        for _ in 0..3 {
+            // Fresh, then right after an empty one, then right after a non-empty one.
+            let c = d.compress(b"").unwrap();
+            assert_eq!(&c[..], &[0x00]);
+            assert_eq!(i.decompress(&c, 10).unwrap(), Bytes::new());
+            let c = d.compress(b"hello").unwrap();
+            assert_eq!(&i.decompress(&c, 10).unwrap()[..], b"hello");
+        }
+    }
+
+    #[test]
+    fn rfc_7692_example_hello() {
+        // RFC 7692 §7.2.3.1: "Hello" compressed.
+        let mut i = params(false, false, 15, 15).inflater(Role::Client);
+        let out = i
+            .decompress(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 100)
+            .unwrap();
+        assert_eq!(&out[..], b"Hello");
+        // §7.2.3.2: the same, with context takeover, as a back-reference.
+        let out = i.decompress(&[0xf2, 0x00, 0x11, 0x00, 0x00], 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
+    }
+
+    #[test]
+    fn bomb_stops_at_the_limit_without_allocating_past_it() {
+        let zeros = vec![0u8; 10 << 20];
+        let best = DeflateConfig::default().level(9);
+        let (mut d, mut i) = pair(params(false, false, 15, 15), best);
+        let bomb = d.compress(&zeros).unwrap();
+        assert!(
+            bomb.len() < 20_000,
+            "10 MiB of zeros compresses to {} bytes",
+            bomb.len()
+        );
+        assert_eq!(
+            i.decompress(&bomb, 1 << 20),
+            Err(ProtocolError::MessageTooLarge)
+        );
+        // Exactly at the limit is fine.
+        let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
+        let c = d.compress(&zeros[..1 << 20]).unwrap();
+        assert_eq!(i.decompress(&c, 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error() {
+        let mut i = params(false, false, 15, 15).inflater(Role::Server);
+        assert_eq!(
+            i.decompress(&[0xff, 0xff, 0xff, 0xff], 100),
+            Err(ProtocolError::InvalidCompressedData)
+        );
+    }
+}

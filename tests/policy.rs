@@ -1,0 +1,340 @@
+//! Handshake policy over a real server: the origin check (default, allowlist, custom, opt-out),
+//! subprotocol selection, the accept hook (refusals, extra response headers) and custom
+//! rejection responses.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use http::{Request, StatusCode};
+use http_body_util::Empty;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_websocket::handshake::{HandshakeRejection, OriginPolicy};
+use tower_websocket::{CloseCode, Config, Conn, Handler, Message, WebSocketUpgradeLayer};
+
+use support::h2::{connect_request, h2_client, h2_websocket};
+use support::{
+    ACCEPT, KEY, ResponseHead, connect, echo, handshake_request, http_exchange, inner,
+    spawn_server, within, ws_url,
+};
+
+/// The response head and body to a handshake for `/ws` with `extra` headers.
+async fn handshake(addr: std::net::SocketAddr, extra: &[(&str, &str)]) -> (ResponseHead, String) {
+    let mut stream = connect(addr).await;
+    support::write_raw(&mut stream, handshake_request("/ws", extra).as_bytes()).await;
+    let head = support::read_response_head(&mut stream).await;
+    if head.status == 101 {
+        return (head, String::new());
+    }
+    let body = support::read_body(&mut stream, &head).await;
+    (head, body)
+}
+
+async fn status_for_origin<H: Handler>(
+    layer: WebSocketUpgradeLayer<H>,
+    origins: &[&str],
+) -> Vec<u16> {
+    let addr = spawn_server(layer).await;
+    let mut statuses = Vec::new();
+    for origin in origins {
+        statuses.push(handshake(addr, &[("Origin", origin)]).await.0.status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn origin_default_is_the_same_host() {
+    let addr = spawn_server(WebSocketUpgradeLayer::new(echo).path("/ws")).await;
+
+    // A browser on the same host (the raw client sends `Host: localhost`).
+    let (head, _) = handshake(addr, &[("Origin", "http://localhost")]).await;
+    assert_eq!(head.status, 101, "{head:?}");
+    // tungstenite sends `Host: 127.0.0.1:PORT`; the page's origin matches it.
+    let mut request = ws_url(addr, "/ws").into_client_request().unwrap();
+    let origin = HeaderValue::from_str(&format!("http://{addr}")).unwrap();
+    request.headers_mut().insert("origin", origin);
+    assert!(within("same origin", connect_async(request)).await.is_ok());
+    // No Origin: not a browser.
+    assert_eq!(handshake(addr, &[]).await.0.status, 101);
+
+    for origin in [
+        "https://evil.example",
+        "http://localhost:8080",
+        "http://localhost.evil.example",
+        "null",
+    ] {
+        let (head, body) = handshake(addr, &[("Origin", origin)]).await;
+        assert_eq!(head.status, 403, "{origin}: {head:?}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert!(body.contains("Origin"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn origin_allowlist_custom_predicate_and_opt_out() {
+    let origins = [
+        "http://localhost",
+        "https://app.example",
+        "https://a.trusted.example",
+        "https://evil.example",
+    ];
+    let allowlist = OriginPolicy::same_host()
+        .allow_origins(["https://app.example"])
+        .unwrap();
+    let layer = WebSocketUpgradeLayer::new(echo).origin(allowlist);
+    assert_eq!(
+        status_for_origin(layer, &origins).await,
+        [101, 101, 403, 403]
+    );
+
+    // A custom predicate replaces the same-host rule (and sees the request too).
+    let custom = OriginPolicy::custom(|origin, request| {
+        origin.ends_with(".trusted.example") && request.uri.path() == "/ws"
+    });
+    let layer = WebSocketUpgradeLayer::new(echo).origin(custom);
+    assert_eq!(
+        status_for_origin(layer, &origins).await,
+        [403, 403, 101, 403]
+    );
+
+    let layer = WebSocketUpgradeLayer::new(echo).origin(OriginPolicy::allow_any_origin());
+    assert_eq!(
+        status_for_origin(layer, &origins).await,
+        [101, 101, 101, 101]
+    );
+}
+
+/// Sends the negotiated subprotocol (or `-`) and closes.
+async fn tell_protocol(mut conn: Conn) {
+    let protocol = conn.protocol().unwrap_or("-").to_owned();
+    if conn.send(Message::text(protocol)).await.is_ok() {
+        let _ = conn.close(CloseCode::NORMAL, "").await;
+    }
+}
+
+#[tokio::test]
+async fn subprotocols_preference_list_and_selection_hook() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let layer = WebSocketUpgradeLayer::new(tell_protocol)
+        .config(Config::new().protocols(["a", "b"]))
+        .on_handshake(move |handshake| {
+            let offered: Vec<String> = handshake.offered_protocols().map(str::to_owned).collect();
+            let preselected = handshake.protocol().map(str::to_owned);
+            record.lock().unwrap().push((offered, preselected));
+            let request = handshake.request();
+            if request.headers.contains_key("x-client-order") {
+                // The client's order among the server's protocols, instead of the server's.
+                let choice = handshake
+                    .offered_protocols()
+                    .find(|p| *p == "a" || *p == "b");
+                if let Some(choice) = choice {
+                    handshake.set_protocol(choice).unwrap();
+                }
+            }
+            if request.headers.contains_key("x-try-unoffered") {
+                assert!(handshake.set_protocol("c").is_err());
+            }
+            Ok(())
+        });
+    let addr = spawn_server(layer).await;
+
+    // Extra request headers, and the subprotocol expected in the answer.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+    let cases: [Case<'_>; 4] = [
+        (&[("Sec-WebSocket-Protocol", "b, a")], Some("a")),
+        (
+            &[("Sec-WebSocket-Protocol", "b, a"), ("X-Client-Order", "1")],
+            Some("b"),
+        ),
+        (
+            &[("Sec-WebSocket-Protocol", "x, b"), ("X-Try-Unoffered", "1")],
+            Some("b"),
+        ),
+        (&[("X-Client-Order", "1")], None),
+    ];
+    for (extra, expected) in cases {
+        let mut request = ws_url(addr, "/ws").into_client_request().unwrap();
+        for (name, value) in extra {
+            request
+                .headers_mut()
+                .insert(*name, HeaderValue::from_static(value));
+        }
+        let (mut ws, response) = within("handshake", connect_async(request)).await.unwrap();
+        let answered = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(answered, expected, "{extra:?}");
+        let told = within("protocol", ws.next()).await.unwrap().unwrap();
+        assert_eq!(told, WsMessage::text(expected.unwrap_or("-")), "{extra:?}");
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0],
+        (vec!["b".to_owned(), "a".to_owned()], Some("a".to_owned()))
+    );
+    assert_eq!(seen[3], (vec![], None));
+}
+
+#[tokio::test]
+async fn accept_hook_refuses_with_any_status_and_the_handler_never_runs() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let handler = move |conn: Conn| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        echo(conn)
+    };
+    let layer = WebSocketUpgradeLayer::new(handler).on_handshake(|handshake| {
+        let headers = &handshake.request().headers;
+        if headers.contains_key("x-busy") {
+            let refusal = handshake.reject(StatusCode::TOO_MANY_REQUESTS, "slow down");
+            return Err(refusal.header(RETRY_AFTER, "5"));
+        }
+        if !headers.contains_key("x-token") {
+            // Any response will do, not only `reject`'s.
+            let mut response = http::Response::new(Bytes::from_static(b"log in first"));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Err(response.into());
+        }
+        if headers.contains_key("x-confused") {
+            // Not a refusal: the layer answers 500 instead.
+            return Err(handshake.reject(StatusCode::OK, "fine?"));
+        }
+        Ok(())
+    });
+    let addr = spawn_server(layer).await;
+
+    let (head, body) = handshake(addr, &[]).await;
+    assert_eq!(head.status, 401, "{head:?}");
+    assert_eq!(head.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(body, "log in first");
+    let (head, body) = handshake(addr, &[("X-Token", "t"), ("X-Busy", "1")]).await;
+    assert_eq!((head.status, head.header("retry-after")), (429, Some("5")));
+    assert_eq!(body, "slow down");
+    let (head, _) = handshake(addr, &[("X-Token", "t"), ("X-Confused", "1")]).await;
+    assert_eq!(head.status, 500, "{head:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "the handler ran");
+
+    let (head, _) = handshake(addr, &[("X-Token", "t")]).await;
+    assert_eq!(head.status, 101, "{head:?}");
+    within("the handler to start", async {
+        while runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accept_hook_adds_headers_to_the_101_and_the_http2_200() {
+    let layer = WebSocketUpgradeLayer::new(echo).on_handshake(|handshake| {
+        let headers = handshake.headers_mut();
+        headers.append(
+            SET_COOKIE,
+            HeaderValue::from_static("session=abc; HttpOnly"),
+        );
+        headers.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        headers.insert("x-served-by", HeaderValue::from_static("policy-test"));
+        // Headers of the handshake itself are not the hook's to set: ignored.
+        headers.insert("sec-websocket-accept", HeaderValue::from_static("forged"));
+        headers.insert("connection", HeaderValue::from_static("close"));
+        Ok(())
+    });
+    let addr = spawn_server(layer).await;
+
+    let (head, _) = handshake(addr, &[]).await;
+    assert_eq!(head.status, 101, "{head:?}");
+    let cookies: Vec<_> = head
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    assert_eq!(cookies, ["session=abc; HttpOnly", "theme=dark"]);
+    assert_eq!(head.header("x-served-by"), Some("policy-test"));
+    assert_eq!(head.header("sec-websocket-accept"), Some(ACCEPT));
+    assert!(
+        head.header("connection")
+            .unwrap()
+            .eq_ignore_ascii_case("upgrade")
+    );
+
+    let mut h2 = h2_client(connect(addr).await).await;
+    let request = connect_request(&format!("http://{addr}/ws"))
+        .body(Empty::new())
+        .unwrap();
+    let (head, _ws) = h2_websocket(&mut h2, request).await.expect("200");
+    assert_eq!(head.headers.get_all(SET_COOKIE).iter().count(), 2);
+    assert_eq!(head.headers["x-served-by"], "policy-test");
+    assert!(head.headers.get("sec-websocket-accept").is_none());
+}
+
+#[tokio::test]
+async fn rejection_hook_replaces_the_layers_responses() {
+    let layer = WebSocketUpgradeLayer::new(echo)
+        .path("/ws")
+        .on_rejection(|rejection, request| {
+            let body = format!(
+                r#"{{"status":{},"reason":{:?},"path":{:?}}}"#,
+                rejection.status().as_u16(),
+                rejection.reason(),
+                request.uri.path()
+            );
+            let mut response = http::Response::new(Bytes::from(body));
+            *response.status_mut() = rejection.status();
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response
+        });
+    let addr = spawn_server(layer).await;
+
+    let (head, body) = handshake(addr, &[("Origin", "https://evil.example")]).await;
+    assert_eq!(head.status, 403, "{head:?}");
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert!(
+        body.starts_with(r#"{"status":403,"reason":"WebSocket connections"#),
+        "{body}"
+    );
+    assert!(body.ends_with(r#""path":"/ws"}"#), "{body}");
+
+    let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                   Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let (head, body) = http_exchange(addr, request).await;
+    assert_eq!(head.status, 400, "{head:?}");
+    assert!(body.contains("Sec-WebSocket-Key"), "{body}");
+}
+
+#[tokio::test]
+async fn rejections_ride_along_in_the_response_extensions() {
+    let service = WebSocketUpgradeLayer::new(echo).layer(service_fn(inner::<Empty<Bytes>>));
+    let request = Request::get("/ws")
+        .header("host", "localhost")
+        .header("origin", "https://evil.example")
+        .header("upgrade", "websocket")
+        .header("connection", "upgrade")
+        .header("sec-websocket-key", KEY)
+        .header("sec-websocket-version", "13")
+        .body(Empty::new())
+        .unwrap();
+    let response = within("oneshot", service.oneshot(request)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.extensions().get::<HandshakeRejection>(),
+        Some(&HandshakeRejection::OriginNotAllowed)
+    );
+}
