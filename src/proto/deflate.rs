@@ -127,12 +127,19 @@ impl DeflateParams {
             Role::Server => (self.server_max_window_bits, self.server_no_context_takeover),
             Role::Client => (self.client_max_window_bits, self.client_no_context_takeover),
         };
+        // zlib cannot compress within an 8-bit window, and a 9-bit one would break the
+        // agreement; every message then goes out uncompressed, which RFC 7692 §6 allows.
+        let threshold = if bits < MIN_DEFLATE_WINDOW_BITS {
+            usize::MAX
+        } else {
+            config.threshold
+        };
         Deflater {
             compress: None,
             level: config.level,
             window_bits: bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS),
             reset: reset || !config.server_context_takeover && role == Role::Server,
-            threshold: config.threshold,
+            threshold,
         }
     }
 
@@ -401,6 +408,20 @@ mod tests {
         let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
         let c = d.compress(&zeros[..1 << 20]).unwrap();
         assert_eq!(i.decompress(&c, 1 << 20).unwrap().len(), 1 << 20);
+    }
+
+    #[test]
+    fn an_8_bit_window_sends_uncompressed_rather_than_exceed_it() {
+        // A server may answer `client_max_window_bits=8`; zlib's smallest deflate window is 9.
+        let config = DeflateConfig::default().threshold(0);
+        let client = params(false, false, 15, 8).deflater(Role::Client, &config);
+        assert!(!client.wants(0));
+        assert!(!client.wants(1 << 20));
+        let client = params(false, false, 15, 9).deflater(Role::Client, &config);
+        assert!(client.wants(0));
+        // The server side is never asked for 8 (negotiation declines it), and 9 compresses.
+        let server = params(false, false, 9, 8).deflater(Role::Server, &config);
+        assert!(server.wants(0));
     }
 
     #[test]
