@@ -45,16 +45,41 @@ pub(super) enum Wait {
     Write,
 }
 
+/// A duration setting in milliseconds, 0 for none: 4 bytes instead of 16, since every idle
+/// connection carries these.
+#[derive(Debug, Clone, Copy)]
+struct Millis(u32);
+
+impl Millis {
+    fn new(duration: Option<Duration>) -> Self {
+        let ms = duration.map_or(0, |d| d.as_millis().clamp(1, u32::MAX.into()) as u32);
+        Self(ms)
+    }
+
+    fn get(self) -> Option<Duration> {
+        (self.0 != 0).then(|| Duration::from_millis(self.0.into()))
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Timers {
-    config: TimerConfig,
+    ping_interval: Millis,
+    idle_timeout: Millis,
+    write_timeout: Millis,
+    close_timeout: Millis,
+    /// Whether keepalive (pings or the idle timeout) is still running.
+    keepalive: bool,
     sleep: Option<Pin<Box<Sleep>>>,
     /// When bytes last arrived (or the connection started).
     last_seen: Instant,
     /// When we last sent a keepalive ping.
     last_ping: Instant,
-    /// The next keepalive check.
-    next_tick: Option<Instant>,
+    /// Deadlines most connections never use, allocated on first use.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
     read_deadline: Option<Instant>,
     write_deadline: Option<Instant>,
     /// Since when writes have been stuck (queued bytes, socket not writable).
@@ -65,73 +90,86 @@ pub(super) struct Timers {
 impl Timers {
     pub(super) fn new(config: TimerConfig) -> Self {
         let now = Instant::now();
-        let mut timers = Self {
-            config,
+        Self {
+            ping_interval: Millis::new(config.ping_interval),
+            idle_timeout: Millis::new(config.idle_timeout),
+            write_timeout: Millis::new(config.write_timeout),
+            close_timeout: Millis::new(Some(config.close_timeout)),
+            keepalive: config.ping_interval.is_some() || config.idle_timeout.is_some(),
             sleep: None,
             last_seen: now,
             last_ping: now,
-            next_tick: None,
-            read_deadline: None,
-            write_deadline: None,
-            write_stalled_since: None,
-            close_sent_at: None,
-        };
-        timers.next_tick = timers.next_check();
-        timers
+            rare: None,
+        }
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    fn rare_get<T>(&self, field: impl Fn(&Rare) -> Option<T>) -> Option<T> {
+        self.rare.as_deref().and_then(field)
     }
 
     /// When the keepalive next needs a look: the next ping or the idle deadline, as of the
     /// last activity (the timer re-checks then, so activity since only postpones it).
     fn next_check(&self) -> Option<Instant> {
-        let ping = self
-            .config
-            .ping_interval
+        if !self.keepalive {
+            return None;
+        }
+        let ping = (self.ping_interval.get())
             .map(|interval| self.last_seen.max(self.last_ping) + interval);
-        let idle = self.config.idle_timeout.map(|idle| self.last_seen + idle);
+        let idle = self.idle_timeout.get().map(|idle| self.last_seen + idle);
         earliest(ping, idle)
     }
 
     /// Bytes arrived.
     #[inline]
     pub(super) fn activity(&mut self) {
-        if self.next_tick.is_some() {
+        if self.keepalive {
             self.last_seen = Instant::now();
         }
     }
 
     pub(super) fn set_read_deadline(&mut self, deadline: Option<Instant>) {
-        self.read_deadline = deadline;
+        self.rare().read_deadline = deadline;
     }
 
     pub(super) fn set_write_deadline(&mut self, deadline: Option<Instant>) {
-        self.write_deadline = deadline;
+        self.rare().write_deadline = deadline;
     }
 
     pub(super) fn close_sent(&mut self) {
-        if self.close_sent_at.is_none() {
-            self.close_sent_at = Some(Instant::now());
+        let rare = self.rare();
+        if rare.close_sent_at.is_none() {
+            rare.close_sent_at = Some(Instant::now());
         }
     }
 
     /// A write could not complete now.
     pub(super) fn write_stalled(&mut self) {
-        if self.write_stalled_since.is_none() && self.config.write_timeout.is_some() {
-            self.write_stalled_since = Some(Instant::now());
+        if self.write_timeout.get().is_some() {
+            let rare = self.rare();
+            if rare.write_stalled_since.is_none() {
+                rare.write_stalled_since = Some(Instant::now());
+            }
         }
     }
 
-    /// Everything queued was written.
+    /// A write made progress.
     #[inline]
     pub(super) fn write_done(&mut self) {
-        self.write_stalled_since = None;
+        if let Some(rare) = &mut self.rare {
+            rare.write_stalled_since = None;
+        }
     }
 
     fn write_due(&self) -> Option<Instant> {
         let stall = self
-            .write_stalled_since
-            .zip(self.config.write_timeout)
+            .rare_get(|r| r.write_stalled_since)
+            .zip(self.write_timeout.get())
             .map(|(since, timeout)| since + timeout);
-        earliest(stall, self.write_deadline)
+        earliest(stall, self.rare_get(|r| r.write_deadline))
     }
 
     /// Polls for the next due event while the connection waits. With `Wait::Write` (a send
@@ -144,12 +182,13 @@ impl Timers {
                 Wait::Write => (false, true),
             };
             let close_due = self
-                .close_sent_at
+                .rare_get(|r| r.close_sent_at)
                 .filter(|_| reading)
-                .map(|at| at + self.config.close_timeout);
+                .zip(self.close_timeout.get())
+                .map(|(at, timeout)| at + timeout);
             let write_due = if writing { self.write_due() } else { None };
             let (tick, read_deadline) = if reading {
-                (self.next_tick, self.read_deadline)
+                (self.next_check(), self.rare_get(|r| r.read_deadline))
             } else {
                 (None, None)
             };
@@ -180,7 +219,7 @@ impl Timers {
                 return Poll::Ready(Due::Write);
             }
             if read_deadline.is_some_and(|due| due <= now) {
-                self.read_deadline = None;
+                self.rare().read_deadline = None;
                 return Poll::Ready(Due::ReadDeadline);
             }
             if tick.is_some_and(|due| due <= now) {
@@ -193,22 +232,15 @@ impl Timers {
 
     /// A keepalive check: idle too long, or time for a ping?
     fn tick(&mut self, now: Instant) -> Option<Due> {
-        if self
-            .config
-            .idle_timeout
-            .is_some_and(|idle| self.last_seen + idle <= now)
-        {
-            self.next_tick = None;
+        if (self.idle_timeout.get()).is_some_and(|idle| self.last_seen + idle <= now) {
+            self.keepalive = false;
             return Some(Due::Idle);
         }
-        let ping_due = self
-            .config
-            .ping_interval
+        let ping_due = (self.ping_interval.get())
             .is_some_and(|interval| self.last_seen.max(self.last_ping) + interval <= now);
         if ping_due {
             self.last_ping = now;
         }
-        self.next_tick = self.next_check();
         ping_due.then_some(Due::Ping)
     }
 }

@@ -18,7 +18,8 @@ use super::{Message, PreparedMessage, Role, WriteBuffer};
 pub struct Encoder {
     role: Role,
     keys: MaskKeys,
-    deflater: Option<Deflater>,
+    // Boxed: most connections do not compress, and every idle one carries this field.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Encoder {
@@ -34,7 +35,7 @@ impl Encoder {
     /// Enables permessage-deflate: data messages at or over the deflater's threshold are sent
     /// compressed, with RSV1 set on their (single) frame.
     pub fn set_deflater(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(deflater));
     }
 
     /// Queues `message` as one frame.
