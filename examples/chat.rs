@@ -32,7 +32,6 @@ mod support;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -45,7 +44,8 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tower::util::ServiceFn;
 use tower::{Layer, service_fn};
 use tower_websocket::{
-    CloseCode, Config, Conn, Error, Handler, Message, WebSocketUpgrade, WebSocketUpgradeLayer,
+    CloseCode, Config, Conn, DeflateConfig, Error, Handler, Message, PreparedMessage,
+    WebSocketUpgrade, WebSocketUpgradeLayer,
 };
 
 /// Longest name kept, in characters.
@@ -64,8 +64,9 @@ pub const NAME_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most queued events written with one flush.
 const BATCH: usize = 64;
 
-/// What one connection gets from the room's channel: an encoded frame, shared by all.
-pub type Frame = Message;
+/// What one connection gets from the room's channel: a frame encoded once (and compressed
+/// once, for clients that negotiated permessage-deflate), shared by all.
+pub type Frame = PreparedMessage;
 
 /// Something everyone in the room is told.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +96,7 @@ impl Event<'_> {
 /// The only place that decides what the room's channel carries: the encoded JSON as a text
 /// message, whose clones share one buffer.
 pub fn broadcast_frame(event: Event<'_>) -> Frame {
-    Message::text(event.to_json().to_string())
+    PreparedMessage::new(Message::text(event.to_json().to_string()))
 }
 
 /// A frame for one connection only (welcome, error, lagged).
@@ -333,7 +334,7 @@ async fn deliver(
 ) -> Result<bool, Error> {
     for queued in 1.. {
         match event {
-            Ok(frame) => conn.feed(frame)?,
+            Ok(frame) => conn.feed_prepared(&frame)?,
             // Skipped ahead to the oldest event still kept: say how many were lost.
             Err(RecvError::Lagged(missed)) => {
                 conn.feed(private_frame(json!({"type": "lagged", "missed": missed})))?;
@@ -363,15 +364,10 @@ async fn send(conn: &mut Conn, message: Message) -> Result<(), Error> {
     flush(conn).await
 }
 
-/// Writes everything queued, or gives up on a peer that does not read.
+/// Writes everything queued; a peer that does not read for [`SEND_TIMEOUT`] gets
+/// `Error::WriteTimeout` (the config's write timeout).
 async fn flush(conn: &mut Conn) -> Result<(), Error> {
-    match tokio::time::timeout(SEND_TIMEOUT, conn.flush()).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Io(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the peer did not read in time",
-        ))),
-    }
+    conn.flush().await
 }
 
 type PageResult = Result<Response<Full<Bytes>>, Infallible>;
@@ -394,9 +390,14 @@ fn page(request: Request<Incoming>) -> Ready<PageResult> {
 
 /// The page, with the room on `/ws`.
 pub fn app(room: Room) -> WebSocketUpgrade<Pages, impl Handler> {
+    // Keepalive (pings after 30 s of silence, dropped after 60 s) is on by default, so a
+    // dead peer does not stay "online".
     let config = Config::new()
         .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES);
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .write_timeout(Some(SEND_TIMEOUT))
+        // Browsers offer permessage-deflate; compress chat lines over 256 bytes.
+        .deflate(DeflateConfig::new().threshold(256));
     WebSocketUpgradeLayer::new(move |conn| chat(room.clone(), conn))
         .path("/ws")
         .config(config)
@@ -484,6 +485,8 @@ pub const PAGE: &str = r#"<!doctype html>
         case "error": show("error", event.text); break;
       }
     };
+    // What the browser and the server agreed (e.g. permessage-deflate), for the curious.
+    ws.onopen = () => { document.body.dataset.extensions = ws.extensions; };
     ws.onclose = (e) => {
       $("status").textContent = `Disconnected (${e.code}${e.reason ? ": " + e.reason : ""}).`;
       $("text").disabled = $("send-button").disabled = true;

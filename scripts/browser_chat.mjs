@@ -83,6 +83,13 @@ try {
     if (!(await alice.locator("#join").isHidden())) throw new Error("the name form is still shown");
   });
 
+  await step("the browser negotiated permessage-deflate", async () => {
+    const extensions = await alice.evaluate(() => document.body.dataset.extensions);
+    if (!/^permessage-deflate/.test(extensions || "")) {
+      throw new Error(`negotiated extensions: ${JSON.stringify(extensions)}`);
+    }
+  });
+
   await step("bob joins through the form; alice and bob both see it", async () => {
     await bob.goto(`${base}/`);
     await bob.fill("#name", "bob");
@@ -99,6 +106,16 @@ try {
     await waitForLine(bob, "message", hello, "alice");
     await waitForLine(alice, "message", hello, "alice");
     if ((await alice.inputValue("#text")) !== "") throw new Error("alice's input was not cleared");
+  });
+
+  // Over the chat's 256-byte compression threshold: sent compressed (once, as a prepared
+  // message) to both browsers, which must inflate it.
+  const long = "a long line that compresses well; ".repeat(14).trim();
+  await step("a long message arrives intact through permessage-deflate", async () => {
+    await alice.fill("#text", long);
+    await alice.click("#send-button");
+    await waitForLine(bob, "message", long, "alice");
+    await waitForLine(alice, "message", long, "alice");
   });
 
   const markup = `<img src=x onerror="window.pwned=1"><b>bold</b>`;
