@@ -43,6 +43,7 @@ pub(crate) fn spawn_connection<H: Handler>(
         protocol = protocol.as_ref().and_then(|p| p.to_str().ok()),
         peer = tracing::field::Empty,
     );
+    let task_span = span.clone();
     let task = async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -55,7 +56,7 @@ pub(crate) fn spawn_connection<H: Handler>(
         };
         let (io, read_buf, peer) = into_io(upgraded);
         if let Some(peer) = peer {
-            tracing::Span::current().record("peer", tracing::field::display(peer));
+            task_span.record("peer", tracing::field::display(peer));
         }
         tracing::debug!("WebSocket connection open");
         let mut conn = Conn::from_raw(io, Role::Server, &config)
