@@ -23,6 +23,10 @@ use crate::proto::{DeflateConfig, Limits};
 pub struct Config {
     pub(crate) limits: Limits,
     pub(crate) close_timeout: Duration,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) max_write_buffer: usize,
     pub(crate) protocols: Arc<[HeaderValue]>,
     pub(crate) deflate: Option<DeflateConfig>,
 }
@@ -31,7 +35,21 @@ impl Config {
     /// Default [`close_timeout`](Self::close_timeout): 10 seconds.
     pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// The defaults: [`Limits::default`], a 10 s close timeout, no subprotocols.
+    /// Default [`ping_interval`](Self::ping_interval): 30 seconds.
+    pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+    /// Default [`idle_timeout`](Self::idle_timeout): 60 seconds.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// Default [`write_timeout`](Self::write_timeout): 30 seconds.
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Default [`max_write_buffer`](Self::max_write_buffer): 8 MiB.
+    pub const DEFAULT_MAX_WRITE_BUFFER: usize = 8 << 20;
+
+    /// The defaults: [`Limits::default`], keepalive pings every 30 s, a 60 s idle timeout, a
+    /// 30 s write timeout, an 8 MiB write buffer cap, a 10 s close timeout, no subprotocols,
+    /// no compression.
     pub fn new() -> Self {
         Self::default()
     }
@@ -69,6 +87,42 @@ impl Config {
     /// dropping the connection anyway (default 10 s).
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Keepalive: when nothing has arrived for this long, send a Ping (default 30 s; `None`
+    /// turns pings off). A live peer answers with a Pong, which counts as activity.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// When nothing at all (data, ping, pong) has arrived for this long, close the connection
+    /// with 1001 and end [`recv`](crate::Conn::recv) with
+    /// [`Error::IdleTimeout`](crate::Error::IdleTimeout) (default 60 s; `None` waits forever).
+    /// Keep it above the ping interval so a live peer's pong arrives in time. It is checked at
+    /// each ping interval, so it may fire up to one interval late (a quarter of the timeout when
+    /// pings are off).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// How long a write may make no progress (the peer not reading) before the connection is
+    /// dropped with [`Error::WriteTimeout`](crate::Error::WriteTimeout) (default 30 s; `None`
+    /// waits forever). Applies to [`send`](crate::Conn::send), [`flush`](crate::Conn::flush)
+    /// and the replies `recv` writes.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// The most that may be queued unwritten: [`feed`](crate::Conn::feed) beyond it drops the
+    /// connection with [`Error::WriteBufferFull`](crate::Error::WriteBufferFull) (default
+    /// 8 MiB). One message is always accepted into an empty buffer, whatever its size. (At
+    /// 64 KiB queued and unwritten, `recv` already stops reading until the peer catches up.)
+    pub fn max_write_buffer(mut self, bytes: usize) -> Self {
+        self.max_write_buffer = bytes;
         self
     }
 
@@ -111,6 +165,10 @@ impl Default for Config {
         Self {
             limits: Limits::default(),
             close_timeout: Self::DEFAULT_CLOSE_TIMEOUT,
+            ping_interval: Some(Self::DEFAULT_PING_INTERVAL),
+            idle_timeout: Some(Self::DEFAULT_IDLE_TIMEOUT),
+            write_timeout: Some(Self::DEFAULT_WRITE_TIMEOUT),
+            max_write_buffer: Self::DEFAULT_MAX_WRITE_BUFFER,
             protocols: Arc::new([]),
             deflate: None,
         }

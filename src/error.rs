@@ -20,6 +20,22 @@ pub enum Error {
     InvalidCloseCode(CloseCode),
     /// A Ping or Pong payload over 125 bytes.
     ControlPayloadTooLong,
+    /// Nothing arrived within the idle timeout ([`Config::idle_timeout`](crate::Config::idle_timeout)):
+    /// the connection was closed with 1001.
+    IdleTimeout,
+    /// The read deadline ([`Conn::set_read_deadline`](crate::Conn::set_read_deadline)) passed.
+    /// The connection is still usable: set a new deadline and `recv` again.
+    ReadTimeout,
+    /// A write made no progress within the write timeout
+    /// ([`Config::write_timeout`](crate::Config::write_timeout)) or missed the write deadline:
+    /// the peer is not reading. The connection was dropped.
+    WriteTimeout,
+    /// More than [`Config::max_write_buffer`](crate::Config::max_write_buffer) was queued
+    /// without being written: the peer is not reading. The connection was dropped.
+    WriteBufferFull,
+    /// A message was not the JSON [`Conn::recv_json`](crate::Conn::recv_json) expected.
+    #[cfg(feature = "json")]
+    Json(serde_json::Error),
     /// The underlying IO failed.
     Io(io::Error),
 }
@@ -35,6 +51,12 @@ impl fmt::Display for Error {
             Self::CloseTimeout => f.write_str("peer did not answer the Close frame in time"),
             Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             Self::ControlPayloadTooLong => f.write_str("ping/pong payload over 125 bytes"),
+            Self::IdleTimeout => f.write_str("nothing received within the idle timeout"),
+            Self::ReadTimeout => f.write_str("read deadline passed"),
+            Self::WriteTimeout => f.write_str("peer not reading: write timed out"),
+            Self::WriteBufferFull => f.write_str("peer not reading: write buffer full"),
+            #[cfg(feature = "json")]
+            Self::Json(e) => write!(f, "invalid JSON message: {e}"),
             Self::Io(e) => write!(f, "WebSocket IO error: {e}"),
         }
     }
@@ -45,6 +67,8 @@ impl std::error::Error for Error {
         match self {
             Self::Protocol(e) => Some(e),
             Self::Io(e) => Some(e),
+            #[cfg(feature = "json")]
+            Self::Json(e) => Some(e),
             _ => None,
         }
     }

@@ -10,6 +10,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
+use crate::GracefulShutdown;
 use crate::handshake::{self, HandshakeRejection, OriginPolicy};
 
 pub(crate) type AcceptHook = Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
@@ -24,6 +25,7 @@ pub(crate) struct Hooks {
     pub(crate) accept: Option<AcceptHook>,
     pub(crate) rejection: Option<RejectionHook>,
     pub(crate) failed_upgrade: Option<FailedUpgradeHook>,
+    pub(crate) shutdown: Option<GracefulShutdown>,
 }
 
 impl Hooks {
@@ -57,6 +59,7 @@ impl fmt::Debug for Hooks {
             .field("on_handshake", &self.accept.is_some())
             .field("on_rejection", &self.rejection.is_some())
             .field("on_failed_upgrade", &self.failed_upgrade.is_some())
+            .field("graceful_shutdown", &self.shutdown)
             .finish()
     }
 }

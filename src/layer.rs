@@ -13,7 +13,7 @@ use crate::handler::{Handler, HandlerOutput};
 use crate::handshake::{HandshakeRejection, OriginPolicy};
 use crate::hooks::{FailedUpgrade, Handshake, Hooks, Refusal};
 use crate::service::WebSocketUpgrade;
-use crate::{Config, Conn};
+use crate::{Config, Conn, GracefulShutdown};
 
 /// Answers WebSocket handshakes and runs `handler` on each accepted connection; every other
 /// request goes to the wrapped service untouched.
@@ -151,6 +151,14 @@ impl<H> WebSocketUpgradeLayer<H> {
         F: Fn(&HandshakeRejection, &Parts) -> Response<Bytes> + Send + Sync + 'static,
     {
         Arc::make_mut(&mut self.hooks).rejection = Some(Arc::new(hook));
+        self
+    }
+
+    /// Tracks every connection in `shutdown` (a clone of the handle is kept): once it is
+    /// triggered, live connections close with 1001 and new handshakes get `503`; see
+    /// [`GracefulShutdown`].
+    pub fn graceful_shutdown(mut self, shutdown: &GracefulShutdown) -> Self {
+        Arc::make_mut(&mut self.hooks).shutdown = Some(shutdown.clone());
         self
     }
 

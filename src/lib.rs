@@ -214,7 +214,69 @@
 //! | [`Limits::max_frame_size`] | 16 MiB |
 //! | [`Limits::max_message_size`] | 16 MiB |
 //! | [`Limits::max_fragments`] | 131,072 per message |
-//! | [`Config::close_timeout`] | 10 s |
+//! | [`Config::close_timeout`] | 10 s (also bounds the wait after a Close we sent) |
+//! | [`Config::ping_interval`] | 30 s: a Ping when nothing arrived for that long |
+//! | [`Config::idle_timeout`] | 60 s: nothing arrived (not even a Pong) → close 1001, [`Error::IdleTimeout`] |
+//! | [`Config::write_timeout`] | 30 s without write progress → dropped, [`Error::WriteTimeout`] |
+//! | [`Config::max_write_buffer`] | 8 MiB queued unwritten → dropped, [`Error::WriteBufferFull`] |
+//!
+//! Everything time-based runs on one timer per connection, polled only while the connection
+//! waits. A slow reader cannot make the server buffer without bound: at 64 KiB queued,
+//! `recv` stops reading until the peer catches up, and the write timeout ends the wait.
+//!
+//! # Using the connection
+//!
+//! - **Receive** with [`Conn::recv`] (cancel safe: use it in `tokio::select!` freely) or as a
+//!   `futures_core::Stream`; **send** with [`Conn::send`], or [`Conn::feed`] several messages
+//!   and [`Conn::flush`] once, or as a `futures_sink::Sink`.
+//! - **Deadlines** (gorilla's `SetReadDeadline`/`SetWriteDeadline`):
+//!   [`Conn::set_read_deadline`], [`Conn::set_write_deadline`].
+//! - **Several writers**: [`Conn::split`] gives a [`ReadHalf`] and a cloneable [`Sender`] with
+//!   a bounded queue ([`Sender::send`] waits for room, [`Sender::try_send`] does not,
+//!   [`Sender::buffered`] says how much waits). A small driver task keeps answering pings
+//!   and runs the close handshake even while nobody reads or writes.
+//! - **Broadcast**: a [`PreparedMessage`] is encoded (and compressed) once and its frame
+//!   shared by every connection it is sent to. With a `tokio::sync::broadcast` channel as the
+//!   room:
+//!
+//! ```no_run
+//! use tokio::sync::broadcast;
+//! use tower_websocket::{Conn, Message, PreparedMessage};
+//!
+//! async fn member(mut conn: Conn, room: broadcast::Sender<PreparedMessage>) {
+//!     let mut events = room.subscribe();
+//!     loop {
+//!         tokio::select! {
+//!             incoming = conn.recv() => match incoming {
+//!                 Some(Ok(Message::Text(text))) => {
+//!                     let _ = room.send(PreparedMessage::new(Message::text(text)));
+//!                 }
+//!                 Some(Ok(_)) => {}
+//!                 _ => break,
+//!             },
+//!             event = events.recv() => match event {
+//!                 Ok(prepared) => {
+//!                     if conn.send_prepared(&prepared).await.is_err() {
+//!                         break;
+//!                     }
+//!                 }
+//!                 // Too slow: skipped some messages; carry on from the newest.
+//!                 Err(broadcast::error::RecvError::Lagged(_)) => {}
+//!                 Err(broadcast::error::RecvError::Closed) => break,
+//!             },
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! - **JSON** (feature `json`): `Conn::send_json(&value)` and `Conn::recv_json::<T>()`, with
+//!   `Error::Json` for a message that does not parse.
+//! - **Graceful shutdown**: give the layer a [`GracefulShutdown`]; `shutdown(timeout)` closes
+//!   every live connection with 1001, refuses new handshakes with 503, and waits for the
+//!   handlers to finish. `live_connections()` is there for metrics.
+//! - **Tracing**: each connection task runs in a `websocket` span (path, subprotocol, peer
+//!   address); close codes, protocol errors, timeouts and shutdowns are `debug` events.
+//!   Message contents are never logged.
 //!
 //! # Layout
 //!
@@ -241,18 +303,20 @@ mod hooks;
 mod layer;
 pub mod proto;
 mod service;
+mod shutdown;
 mod upgrade;
 
 pub use body::UpgradeBody;
 pub use config::Config;
-pub use conn::{BoxedIo, Conn};
+pub use conn::{BoxedIo, Conn, ReadHalf, SendError, Sender, TrySendError};
 pub use error::Error;
 pub use future::ResponseFuture;
 pub use handler::{Handler, HandlerOutput};
 pub use hooks::{FailedUpgrade, Handshake, ProtocolNotOffered, Refusal};
 pub use layer::WebSocketUpgradeLayer;
 pub use proto::{
-    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, ProtocolError, Role,
-    Utf8Bytes,
+    CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, PreparedMessage,
+    ProtocolError, Role, Utf8Bytes,
 };
 pub use service::WebSocketUpgrade;
+pub use shutdown::GracefulShutdown;

@@ -95,8 +95,13 @@ where
         } else {
             handshake::validate(&parts, &self.config.protocols)
         };
+        let shutting_down =
+            |hooks: &Hooks| hooks.shutdown.as_ref().is_some_and(|s| s.is_triggered());
         let mut accept = match validated.and_then(|accept| {
             self.hooks.origin.check(&parts)?;
+            if shutting_down(&self.hooks) {
+                return Err(HandshakeRejection::ShuttingDown);
+            }
             Ok(accept)
         }) {
             Ok(accept) => accept,

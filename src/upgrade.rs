@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tokio::net::TcpStream;
 use crate::detach::detach;
 use crate::handler::{Handler, HandlerOutput};
 use crate::hooks::{FailedUpgrade, Hooks};
-use crate::{BoxedIo, Config, Conn, DeflateParams, Role};
+use crate::{BoxedIo, Config, Conn, DeflateParams, GracefulShutdown, Role};
 
 /// Spawns the connection task: wait for hyper to hand over the connection (after the 101 has
 /// been written), then run the handler on it. Bytes hyper read past the request headers are
@@ -34,7 +35,16 @@ pub(crate) fn spawn_connection<H: Handler>(
     hooks: Arc<Hooks>,
 ) {
     detach(&mut request);
-    tokio::spawn(async move {
+    // Counted as live from now on, so a shutdown also waits for connections mid-upgrade.
+    let registration = hooks.shutdown.as_ref().map(GracefulShutdown::register);
+    let span = tracing::debug_span!(
+        "websocket",
+        path = request.uri.path(),
+        protocol = protocol.as_ref().and_then(|p| p.to_str().ok()),
+        peer = tracing::field::Empty,
+    );
+    let task_span = span.clone();
+    let task = async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => {
@@ -44,13 +54,20 @@ pub(crate) fn spawn_connection<H: Handler>(
                 return;
             }
         };
-        let (io, read_buf) = into_io(upgraded);
+        let (io, read_buf, peer) = into_io(upgraded);
+        if let Some(peer) = peer {
+            task_span.record("peer", tracing::field::display(peer));
+        }
+        tracing::debug!("WebSocket connection open");
         let mut conn = Conn::from_raw(io, Role::Server, &config)
             .with_read_buf(read_buf)
             .with_request(request)
             .with_protocol(protocol);
         if let (Some(params), Some(deflate)) = (&deflate, &config.deflate) {
             conn = conn.with_deflate(params, deflate);
+        }
+        if let Some(registration) = registration {
+            conn = conn.with_registration(registration);
         }
         match (CatchUnwind {
             future: handler.call(conn),
@@ -69,22 +86,29 @@ pub(crate) fn spawn_connection<H: Handler>(
                 );
             }
         }
-    });
+        tracing::debug!("WebSocket connection ended");
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
 }
 
-/// The upgraded connection as a stream for [`Conn`], plus bytes hyper read past the request.
+/// The upgraded connection as a stream for [`Conn`], plus bytes hyper read past the request,
+/// and the peer's address where the stream is TCP.
 ///
 /// Over plain TCP (hyper-util's auto builder or hyper's http1 builder) this recovers the
 /// `TcpStream` itself, so reads and writes skip hyper's wrappers; any other transport (TLS,
 /// HTTP/2 streams) is used through `Upgraded`, which replays its buffered bytes itself.
-fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes) {
+fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes, Option<SocketAddr>) {
+    let tcp = |stream: TcpStream, read_buf: Bytes| {
+        let peer = stream.peer_addr().ok();
+        (BoxedIo::new(stream), read_buf, peer)
+    };
     let upgraded = match auto::upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
-        Ok(parts) => return (BoxedIo::new(parts.io.into_inner()), parts.read_buf),
+        Ok(parts) => return tcp(parts.io.into_inner(), parts.read_buf),
         Err(upgraded) => upgraded,
     };
     match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => (BoxedIo::new(parts.io.into_inner()), parts.read_buf),
-        Err(upgraded) => (BoxedIo::new(TokioIo::new(upgraded)), Bytes::new()),
+        Ok(parts) => tcp(parts.io.into_inner(), parts.read_buf),
+        Err(upgraded) => (BoxedIo::new(TokioIo::new(upgraded)), Bytes::new(), None),
     }
 }
 

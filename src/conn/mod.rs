@@ -6,8 +6,13 @@
 
 mod futures;
 mod io;
+#[cfg(feature = "json")]
+mod json;
 mod read_pool;
+mod split;
 mod state;
+mod stream;
+mod timers;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -21,14 +26,17 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::Config;
 use crate::error::Error;
 use crate::proto::{
-    CloseCode, CloseFrame, Decoder, DeflateConfig, DeflateParams, Encoder, Message, Role,
-    WriteBuffer,
+    CloseCode, CloseFrame, Decoder, DeflateConfig, DeflateParams, Encoder, Message,
+    PreparedMessage, Role, WriteBuffer,
 };
+use crate::shutdown::{GracefulShutdown, Registration};
 
 pub use futures::{Flush, Recv, Send};
 pub use io::{BoxedIo, Io};
+pub use split::{ReadHalf, SendError, Sender, TrySendError};
 
 use state::{Phase, State};
+use timers::{TimerConfig, Timers};
 
 /// A WebSocket connection: whole messages in and out.
 ///
@@ -87,7 +95,14 @@ where
             encoder: Encoder::new(role),
             phase: Phase::Open,
             close_sent: false,
-            close_timeout: config.close_timeout,
+            timers: Timers::new(TimerConfig {
+                ping_interval: config.ping_interval,
+                idle_timeout: config.idle_timeout,
+                write_timeout: config.write_timeout,
+                close_timeout: config.close_timeout,
+            }),
+            max_write_buffer: config.max_write_buffer,
+            shutdown: None,
             request: http::Request::new(()).into_parts().0,
             protocol: None,
         };
@@ -113,6 +128,19 @@ where
         self
     }
 
+    /// Tracks the connection in `shutdown`: it counts as live until dropped, and closes with
+    /// 1001 when the shutdown is triggered. The layer does this for every connection when
+    /// given [`graceful_shutdown`](crate::WebSocketUpgradeLayer::graceful_shutdown).
+    pub fn with_shutdown(mut self, shutdown: &GracefulShutdown) -> Self {
+        self.state.shutdown = Some(shutdown.register());
+        self
+    }
+
+    pub(crate) fn with_registration(mut self, registration: Registration) -> Self {
+        self.state.shutdown = Some(registration);
+        self
+    }
+
     /// Records the negotiated subprotocol.
     pub fn with_protocol(mut self, protocol: Option<HeaderValue>) -> Self {
         self.state.protocol = protocol;
@@ -135,6 +163,11 @@ where
     /// The subprotocol chosen in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.state.protocol.as_ref().and_then(|p| p.to_str().ok())
+    }
+
+    /// Whether the connection is still reading messages (no Close received, no error).
+    pub fn is_open(&self) -> bool {
+        matches!(self.state.phase, Phase::Open)
     }
 
     /// The underlying stream.
@@ -170,6 +203,18 @@ where
         self.state.feed(message)
     }
 
+    /// Queues a [`PreparedMessage`] (its shared, already encoded frame) without writing it.
+    pub fn feed_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        self.state.feed_prepared(prepared)
+    }
+
+    /// Sends a [`PreparedMessage`] and flushes: the broadcast counterpart of
+    /// [`send`](Self::send), with no per-connection encoding (or compression).
+    pub async fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        self.feed_prepared(prepared)?;
+        self.flush().await
+    }
+
     /// Writes everything queued.
     pub fn flush(&mut self) -> Flush<'_, T> {
         Flush::new(self)
@@ -177,7 +222,28 @@ where
 
     /// Polls until everything queued is written and flushed; see [`flush`](Self::flush).
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.state.poll_write_queued(cx).map_err(Error::Io)
+        self.state.poll_flush(cx)
+    }
+
+    /// How many bytes are queued and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.state.write_buf.len()
+    }
+
+    /// A deadline for reading (gorilla's `SetReadDeadline`): once it passes, a waiting
+    /// [`recv`](Self::recv) returns [`Error::ReadTimeout`] (once; the deadline is then cleared).
+    /// Unlike in gorilla the connection stays usable, since nothing is lost (`recv` is cancel
+    /// safe). `None` clears it. `tokio::time::timeout(d, conn.recv())` does the same per call.
+    pub fn set_read_deadline(&mut self, deadline: Option<tokio::time::Instant>) {
+        self.state.timers.set_read_deadline(deadline);
+    }
+
+    /// A deadline for writing (gorilla's `SetWriteDeadline`): a [`send`](Self::send) or
+    /// [`flush`](Self::flush) still blocked when it passes fails with
+    /// [`Error::WriteTimeout`], and the connection is dropped (a frame may be half written).
+    /// `None` clears it; [`Config::write_timeout`] applies either way.
+    pub fn set_write_deadline(&mut self, deadline: Option<tokio::time::Instant>) {
+        self.state.timers.set_write_deadline(deadline);
     }
 
     /// Closes the connection: sends a Close frame with `code` and `reason` (cut to 123 bytes),
@@ -193,15 +259,15 @@ where
         if !self.state.close_sent && matches!(self.state.phase, Phase::Open) {
             self.feed(Message::Close(Some(CloseFrame::new(code, reason))))?;
         }
-        let close_timeout = self.state.close_timeout;
-        let drain = async {
-            while let Some(item) = self.recv().await {
-                if item.is_err() {
-                    break;
-                }
+        // `recv` gives up after the close timeout itself (Error::CloseTimeout).
+        let mut timed_out = false;
+        while let Some(item) = self.recv().await {
+            match item {
+                Err(Error::CloseTimeout) => timed_out = true,
+                Err(_) => break,
+                Ok(_) => {}
             }
-        };
-        let timed_out = tokio::time::timeout(close_timeout, drain).await.is_err();
+        }
         self.state.phase = Phase::Done;
         // The peer may be gone already: shutting down is best effort.
         let _ = poll_fn(|cx| Pin::new(&mut self.state.io).poll_shutdown(cx)).await;

@@ -3,7 +3,6 @@
 use std::io::IoSlice;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use http::HeaderValue;
@@ -13,9 +12,13 @@ use std::future::Future as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::read_pool::{self, MIN_READ, READ_CHUNK};
+use super::timers::{Due, Timers, Wait};
 use crate::error::Error;
 use crate::proto::frame::MAX_CONTROL_PAYLOAD;
-use crate::proto::{CloseFrame, Decoder, Encoder, Message, WriteBuffer};
+use crate::proto::{
+    CloseCode, CloseFrame, Decoder, Encoder, Message, PreparedMessage, WriteBuffer,
+};
+use crate::shutdown::Registration;
 
 /// How many queued chunks one vectored write takes at most.
 const MAX_IO_SLICES: usize = 16;
@@ -25,7 +28,7 @@ const MAX_IO_SLICES: usize = 16;
 const KEEP_WRITE_CAPACITY: usize = 2 * READ_CHUNK;
 
 /// With this much queued and the peer not reading, reading stops until the queue drains.
-const WRITE_HIGH_WATER: usize = 64 * 1024;
+pub(super) const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// Everything a [`Conn`](super::Conn) holds, behind one box.
 #[derive(Debug)]
@@ -37,9 +40,19 @@ pub(super) struct State<T> {
     pub(super) encoder: Encoder,
     pub(super) phase: Phase,
     pub(super) close_sent: bool,
-    pub(super) close_timeout: Duration,
+    pub(super) timers: Timers,
+    /// `feed` fails (and the connection is dropped) once this much is queued.
+    pub(super) max_write_buffer: usize,
+    pub(super) shutdown: Option<Registration>,
     pub(super) request: Parts,
     pub(super) protocol: Option<HeaderValue>,
+}
+
+/// What a waiting read was woken for.
+#[derive(Debug)]
+enum Waited {
+    Due(Due),
+    Shutdown,
 }
 
 /// Where the connection is in its life.
@@ -69,11 +82,102 @@ where
             Message::Close(Some(frame)) if !frame.code.is_sendable() => {
                 return Err(Error::InvalidCloseCode(frame.code));
             }
-            Message::Close(_) => self.close_sent = true,
+            Message::Close(_) => self.mark_close_sent(),
             _ => {}
+        }
+        if self.write_buf.len() >= self.max_write_buffer {
+            // The peer is not reading: give up rather than buffer without bound.
+            tracing::debug!(
+                queued = self.write_buf.len(),
+                "WebSocket write buffer full; dropping the connection"
+            );
+            self.phase = Phase::Done;
+            return Err(Error::WriteBufferFull);
         }
         self.encoder.encode(&mut self.write_buf, message);
         Ok(())
+    }
+
+    /// Queues a prepared message; see [`Conn::feed_prepared`](super::Conn::feed_prepared).
+    pub(super) fn feed_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        if let Message::Close(_) | Message::Ping(_) | Message::Pong(_) = prepared.message() {
+            // Control messages go through the checks of `feed`.
+            return self.feed(prepared.message().clone());
+        }
+        if self.close_sent || !matches!(self.phase, Phase::Open) {
+            return Err(Error::Closed);
+        }
+        if self.write_buf.len() >= self.max_write_buffer {
+            self.phase = Phase::Done;
+            return Err(Error::WriteBufferFull);
+        }
+        self.encoder.encode_prepared(&mut self.write_buf, prepared);
+        Ok(())
+    }
+
+    fn mark_close_sent(&mut self) {
+        self.close_sent = true;
+        self.timers.close_sent();
+    }
+
+    /// Queues a Close frame of ours (unless one was sent).
+    fn start_close(&mut self, code: CloseCode, reason: &str) {
+        if !self.close_sent {
+            let frame = CloseFrame::new(code, reason);
+            self.encoder
+                .encode(&mut self.write_buf, Message::Close(Some(frame)));
+            self.mark_close_sent();
+        }
+    }
+
+    /// What to do while a read waits: the next due timer event, or a shutdown request.
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Waited> {
+        if let Some(shutdown) = &self.shutdown {
+            shutdown.register_waker(cx.waker());
+            // Checked after registering, so a trigger in between is not missed.
+            if shutdown.is_triggered() && !self.close_sent {
+                return Poll::Ready(Waited::Shutdown);
+            }
+        }
+        let writing = !self.write_buf.is_empty();
+        self.timers
+            .poll_due(cx, Wait::Read { writing })
+            .map(Waited::Due)
+    }
+
+    /// Acts on what [`poll_wait`](Self::poll_wait) returned; `Some` ends `recv` with it.
+    fn on_waited(&mut self, waited: Waited) -> Option<Poll<Option<Result<Message, Error>>>> {
+        match waited {
+            Waited::Shutdown => {
+                tracing::debug!("WebSocket server shutting down: closing with 1001");
+                self.start_close(CloseCode::GOING_AWAY, "server shutting down");
+                None
+            }
+            Waited::Due(Due::Ping) => {
+                if !self.close_sent {
+                    self.encoder
+                        .encode(&mut self.write_buf, Message::Ping(bytes::Bytes::new()));
+                }
+                None
+            }
+            Waited::Due(Due::Idle) => {
+                tracing::debug!("WebSocket idle timeout: closing with 1001");
+                self.start_close(CloseCode::GOING_AWAY, "idle timeout");
+                self.phase = Phase::Finishing(Some(Err(Error::IdleTimeout)));
+                None
+            }
+            Waited::Due(Due::ReadDeadline) => Some(Poll::Ready(Some(Err(Error::ReadTimeout)))),
+            Waited::Due(Due::Write) => {
+                tracing::debug!("WebSocket write timed out: dropping the connection");
+                self.phase = Phase::Done;
+                Some(Poll::Ready(Some(Err(Error::WriteTimeout))))
+            }
+            Waited::Due(Due::Close) => {
+                tracing::debug!("WebSocket peer did not answer our Close in time");
+                self.phase = Phase::Done;
+                Some(Poll::Ready(Some(Err(Error::CloseTimeout))))
+            }
+        }
     }
 
     pub(super) fn poll_recv(
@@ -84,8 +188,11 @@ where
             match &self.phase {
                 Phase::Open => {}
                 Phase::Finishing(_) => {
-                    // Best effort: the peer may have gone already.
-                    let _ = ready!(self.poll_finish(cx));
+                    // Best effort: the peer may have gone already, or stopped reading (then
+                    // the write timeout ends the wait).
+                    if self.poll_finish(cx).is_pending() {
+                        ready!(self.timers.poll_due(cx, Wait::Write));
+                    }
                     let Phase::Finishing(item) = std::mem::replace(&mut self.phase, Phase::Done)
                     else {
                         return Poll::Ready(None);
@@ -104,6 +211,7 @@ where
                         return Poll::Ready(Some(Ok(message)));
                     }
                     Message::Close(ref frame) => {
+                        tracing::debug!(code = ?frame.as_ref().map(|f| f.code), "WebSocket Close received");
                         if !self.close_sent {
                             // Echo the peer's code (RFC 6455 §5.5.1); no code for no code.
                             let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
@@ -118,6 +226,7 @@ where
                 },
                 Ok(None) => {}
                 Err(error) => {
+                    tracing::debug!(%error, code = %error.close_code(), "WebSocket protocol error");
                     if !self.close_sent {
                         let frame = CloseFrame::new(error.close_code(), error.reason());
                         self.encoder
@@ -138,12 +247,26 @@ where
                         return Poll::Ready(Some(Err(Error::Io(e))));
                     }
                     Poll::Pending if self.write_buf.len() >= WRITE_HIGH_WATER => {
-                        return Poll::Pending;
+                        let waited = ready!(self.poll_wait(cx));
+                        match self.on_waited(waited) {
+                            Some(end) => return end,
+                            None => continue,
+                        }
                     }
                     _ => {}
                 }
             }
-            match ready!(self.poll_read_more(cx)) {
+            let read = match self.poll_read_more(cx) {
+                Poll::Ready(read) => read,
+                Poll::Pending => {
+                    let waited = ready!(self.poll_wait(cx));
+                    match self.on_waited(waited) {
+                        Some(end) => return end,
+                        None => continue,
+                    }
+                }
+            };
+            match read {
                 Ok(0) => {
                     self.phase = Phase::Done;
                     return Poll::Ready(if self.close_sent {
@@ -152,7 +275,7 @@ where
                         Some(Err(Error::UnexpectedEof))
                     });
                 }
-                Ok(_) => {}
+                Ok(_) => self.timers.activity(),
                 Err(e) => {
                     self.phase = Phase::Done;
                     return Poll::Ready(Some(Err(Error::Io(e))));
@@ -189,20 +312,48 @@ where
     pub(super) fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         while !self.write_buf.is_empty() {
             let io = Pin::new(&mut self.io);
-            let written = if self.write_buf.is_contiguous() || !io.is_write_vectored() {
-                ready!(io.poll_write(cx, self.write_buf.first_chunk()))?
+            let polled = if self.write_buf.is_contiguous() || !io.is_write_vectored() {
+                io.poll_write(cx, self.write_buf.first_chunk())
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
                 let count = self.write_buf.io_slices(&mut slices);
-                ready!(io.poll_write_vectored(cx, &slices[..count]))?
+                io.poll_write_vectored(cx, &slices[..count])
+            };
+            let written = match polled {
+                Poll::Ready(written) => written?,
+                Poll::Pending => {
+                    self.timers.write_stalled();
+                    return Poll::Pending;
+                }
             };
             if written == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
+            self.timers.write_done();
             self.write_buf.advance(written);
         }
         self.write_buf.shrink_to(KEEP_WRITE_CAPACITY);
         Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// [`poll_write_queued`](Self::poll_write_queued) for `send` and `flush`, bounded by the
+    /// write timeout and deadline: past them the connection is dropped.
+    pub(super) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if matches!(self.phase, Phase::Done) && !self.write_buf.is_empty() {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        match self.poll_write_queued(cx) {
+            Poll::Ready(result) => Poll::Ready(result.map_err(|e| {
+                self.phase = Phase::Done;
+                Error::Io(e)
+            })),
+            Poll::Pending => {
+                ready!(self.timers.poll_due(cx, Wait::Write));
+                tracing::debug!("WebSocket write timed out: dropping the connection");
+                self.phase = Phase::Done;
+                Poll::Ready(Err(Error::WriteTimeout))
+            }
+        }
     }
 
     /// Flushes what is queued and shuts down the write side (the server closes TCP first,

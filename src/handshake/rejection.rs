@@ -29,6 +29,9 @@ pub enum HandshakeRejection {
     /// The HTTP server gives no way to take over the connection (hyper's `OnUpgrade` is
     /// missing): 500, naming the fix.
     UpgradeUnavailable,
+    /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown) was
+    /// triggered): 503.
+    ShuttingDown,
 }
 
 impl HandshakeRejection {
@@ -40,6 +43,7 @@ impl HandshakeRejection {
             Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
             Self::UpgradeUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingUpgradeWebSocket
             | Self::MissingConnectionUpgrade
             | Self::MissingKey
@@ -66,6 +70,7 @@ impl HandshakeRejection {
             Self::NotExtendedConnect => {
                 "an HTTP/2 WebSocket handshake is a CONNECT with `:protocol: websocket` (RFC 8441)"
             }
+            Self::ShuttingDown => "server shutting down: no new WebSocket connections",
             Self::UpgradeUnavailable => {
                 "WebSocket upgrade unavailable: this HTTP server does not support connection upgrades; \
                  serve connections with hyper-util's `auto::Builder::serve_connection_with_upgrades` \

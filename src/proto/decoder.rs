@@ -22,9 +22,11 @@ pub struct Decoder {
     limits: Limits,
     allowed_rsv: u8,
     frame: Option<FrameState>,
-    message: Option<Fragmented>,
+    // Boxed: only while a fragmented message is being reassembled.
+    message: Option<Box<Fragmented>>,
     utf8: Utf8Validator,
-    inflater: Option<Inflater>,
+    // Boxed: most connections do not compress, and every idle one carries this field.
+    inflater: Option<Box<Inflater>>,
 }
 
 /// The frame whose header has been consumed and whose payload is (partly) in the buffer.
@@ -66,7 +68,7 @@ impl Decoder {
     /// Enables permessage-deflate: RSV1 marks the first frame of a compressed message, whose
     /// payload is inflated (within [`Limits::max_message_size`]) before it is returned.
     pub fn set_inflater(&mut self, inflater: Inflater) {
-        self.inflater = Some(inflater);
+        self.inflater = Some(Box::new(inflater));
         self.allowed_rsv = RSV1;
     }
 
@@ -193,12 +195,12 @@ impl Decoder {
             OpCode::Pong => Message::Pong(payload.freeze()),
             OpCode::Close => Message::Close(parse_close_payload(payload.freeze())?),
             opcode @ (OpCode::Text | OpCode::Binary) if !fin => {
-                self.message = Some(Fragmented {
+                self.message = Some(Box::new(Fragmented {
                     opcode,
                     compressed: frame.compressed,
                     data: payload,
                     fragments: 1,
-                });
+                }));
                 return Ok(None);
             }
             opcode @ (OpCode::Text | OpCode::Binary) => {
@@ -216,7 +218,13 @@ impl Decoder {
                 let Some(message) = self.message.take() else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                self.complete(message.opcode, message.compressed, message.data)?
+                let Fragmented {
+                    opcode,
+                    compressed,
+                    data,
+                    ..
+                } = *message;
+                self.complete(opcode, compressed, data)?
             }
         };
         Ok(Some(message))

@@ -174,6 +174,28 @@ impl Deflater {
         len >= self.threshold
     }
 
+    /// The setting a prepared message is compressed for: (level, window bits).
+    pub(crate) fn setting(&self) -> (u32, u8) {
+        (self.level, self.window_bits)
+    }
+
+    /// A compressor with the same setting and an empty context, used once.
+    pub(crate) fn fresh(&self) -> Self {
+        Self {
+            compress: None,
+            reset: true,
+            ..*self
+        }
+    }
+
+    /// The peer's decompressor saw bytes this compressor did not produce (a prepared frame):
+    /// forget the context, so nothing refers back across them.
+    pub(crate) fn forget_context(&mut self) {
+        if let Some(compress) = &mut self.compress {
+            compress.reset();
+        }
+    }
+
     /// The compressed payload, or `None` if the compressor failed (the caller then sends the
     /// message uncompressed; the compressor is reset so the peer's context stays in step).
     pub fn compress(&mut self, input: &[u8]) -> Option<Bytes> {

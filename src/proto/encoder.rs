@@ -8,7 +8,7 @@ use super::close::encode_close_payload;
 use super::deflate::Deflater;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV1, encode_header};
 use super::mask::apply_mask;
-use super::{Message, Role, WriteBuffer};
+use super::{Message, PreparedMessage, Role, WriteBuffer};
 
 /// Encodes messages as frames into a [`WriteBuffer`].
 ///
@@ -18,7 +18,8 @@ use super::{Message, Role, WriteBuffer};
 pub struct Encoder {
     role: Role,
     keys: MaskKeys,
-    deflater: Option<Deflater>,
+    // Boxed: most connections do not compress, and every idle one carries this field.
+    deflater: Option<Box<Deflater>>,
 }
 
 impl Encoder {
@@ -34,7 +35,7 @@ impl Encoder {
     /// Enables permessage-deflate: data messages at or over the deflater's threshold are sent
     /// compressed, with RSV1 set on their (single) frame.
     pub fn set_deflater(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+        self.deflater = Some(Box::new(deflater));
     }
 
     /// Queues `message` as one frame.
@@ -57,6 +58,21 @@ impl Encoder {
             }
         }
         self.encode_frame(out, true, 0, opcode, payload);
+    }
+
+    /// Queues a [`PreparedMessage`]: its shared frame (compressed, if this connection
+    /// compresses it), or, for a client, the message encoded as usual.
+    pub fn encode_prepared(&mut self, out: &mut WriteBuffer, prepared: &PreparedMessage) {
+        if self.role == Role::Client {
+            return self.encode(out, prepared.message().clone());
+        }
+        if let Some(deflater) = &mut self.deflater {
+            if let Some(frame) = prepared.compressed_frame(deflater) {
+                deflater.forget_context();
+                return out.push(&[], frame);
+            }
+        }
+        out.push(&[], prepared.plain_frame());
     }
 
     /// Queues one frame with explicit FIN and RSV bits.

@@ -21,6 +21,7 @@ pub mod frame;
 mod limits;
 pub mod mask;
 mod message;
+mod prepared;
 pub mod utf8;
 mod write_buffer;
 
@@ -31,6 +32,7 @@ pub use encoder::Encoder;
 pub use error::ProtocolError;
 pub use limits::Limits;
 pub use message::{Message, Utf8Bytes};
+pub use prepared::PreparedMessage;
 pub use write_buffer::WriteBuffer;
 
 /// Which end of the connection this endpoint is: it decides the masking rules (RFC 6455 §5.1).

@@ -1,0 +1,522 @@
+//! [`Conn::split`]: a read half and a cloneable [`Sender`], for reading and writing from
+//! different tasks.
+//!
+//! The connection itself moves into a small driver task that reads (answering pings, running
+//! the close handshake, keepalive and timeouts, exactly as `recv` does) and writes what the
+//! senders queue. Reading stops when the read half has [`ReadHalf::CAPACITY`] messages waiting
+//! (backpressure towards the peer); senders wait when the send queue is full.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+use http::request::Parts;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Conn;
+use super::state::WRITE_HIGH_WATER;
+use crate::{CloseCode, CloseFrame, Error, Message, PreparedMessage};
+
+const INCOMING_CAPACITY: usize = ReadHalf::CAPACITY;
+
+impl<T> Conn<T>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
+{
+    /// Splits the connection into a read half and a [`Sender`], with a send queue of
+    /// [`Sender::DEFAULT_QUEUE`] bytes. Spawns one tokio task that drives the connection until it
+    /// closes; see [`split_with_capacity`](Self::split_with_capacity).
+    pub fn split(self) -> (ReadHalf, Sender) {
+        self.split_with_capacity(Sender::DEFAULT_QUEUE)
+    }
+
+    /// Splits the connection into a read half and a cloneable [`Sender`] whose queue holds up to
+    /// `queue_bytes` of payload (one message is always accepted into an empty queue).
+    ///
+    /// The connection moves into a spawned driver task, so pings are answered, keepalive pings
+    /// sent and the close handshake completed while only the read half is polled, or while
+    /// neither is. If the read half lets [`ReadHalf::CAPACITY`] messages pile up, the driver
+    /// stops reading (and so stops answering pings) until it catches up; a dropped read half
+    /// discards incoming data. When the read half and every sender are dropped, the
+    /// connection is closed with 1000.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tower_websocket::{Config, Conn, Message, Role};
+    ///
+    /// let (a, b) = tokio::io::duplex(1 << 16);
+    /// let mut client = Conn::from_raw(a, Role::Client, &Config::default());
+    /// let server = Conn::from_raw(b, Role::Server, &Config::default());
+    ///
+    /// let (mut reader, sender) = server.split();
+    /// for task in 0..4 {
+    ///     let sender = sender.clone();
+    ///     tokio::spawn(async move { sender.send(Message::text(format!("hi from {task}"))).await });
+    /// }
+    /// for _ in 0..4 {
+    ///     assert!(client.recv().await.unwrap().unwrap().as_text().unwrap().starts_with("hi"));
+    /// }
+    /// client.send(Message::text("hello")).await.unwrap();
+    /// assert_eq!(reader.recv().await.unwrap().unwrap(), Message::text("hello"));
+    /// # }
+    /// ```
+    pub fn split_with_capacity(mut self, queue_bytes: usize) -> (ReadHalf, Sender) {
+        let request = std::mem::replace(
+            &mut self.state.request,
+            http::Request::new(()).into_parts().0,
+        );
+        let protocol = self.protocol().map(str::to_owned);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                incoming: VecDeque::new(),
+                reader_alive: true,
+                reader_waker: None,
+                outgoing: VecDeque::new(),
+                outgoing_bytes: 0,
+                conn_buffered: 0,
+                queue_limit: queue_bytes,
+                space_waiters: Vec::new(),
+                driver_waker: None,
+                senders: 1,
+                ended: None,
+            }),
+        });
+        tokio::spawn(Driver {
+            conn: self,
+            shared: shared.clone(),
+            closing: false,
+        });
+        let reader = ReadHalf {
+            shared: shared.clone(),
+            request,
+            protocol,
+        };
+        (reader, Sender { shared })
+    }
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing panics while holding the lock; if it ever did, the queues are still sound.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct Inner {
+    incoming: VecDeque<Result<Message, Error>>,
+    reader_alive: bool,
+    reader_waker: Option<Waker>,
+    outgoing: VecDeque<Outgoing>,
+    /// Payload bytes in `outgoing`.
+    outgoing_bytes: usize,
+    /// Bytes the connection has queued and not written (as of the driver's last poll).
+    conn_buffered: usize,
+    queue_limit: usize,
+    space_waiters: Vec<Waker>,
+    driver_waker: Option<Waker>,
+    senders: usize,
+    /// Set when the connection has ended: why, if it was an error.
+    ended: Option<Option<Arc<Error>>>,
+}
+
+impl Inner {
+    fn wake_driver(&mut self) {
+        if let Some(waker) = self.driver_waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn wake_senders(&mut self) {
+        for waker in self.space_waiters.drain(..) {
+            waker.wake();
+        }
+    }
+
+    fn wake_reader(&mut self) {
+        if let Some(waker) = self.reader_waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn has_room(&self, len: usize) -> bool {
+        self.outgoing.is_empty() || self.outgoing_bytes + len <= self.queue_limit
+    }
+}
+
+/// What a sender queued.
+enum Outgoing {
+    Message(Message),
+    Prepared(PreparedMessage),
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        match self {
+            Self::Message(message) => payload_len(message),
+            Self::Prepared(prepared) => prepared.payload_len(),
+        }
+    }
+
+    fn into_message(self) -> Message {
+        match self {
+            Self::Message(message) => message,
+            Self::Prepared(prepared) => prepared.message().clone(),
+        }
+    }
+}
+
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.as_str().len(),
+        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
+        Message::Close(frame) => frame.as_ref().map_or(0, |f| 2 + f.reason.as_str().len()),
+    }
+}
+
+/// The task that owns the connection after a split.
+struct Driver<T> {
+    conn: Conn<T>,
+    shared: Arc<Shared>,
+    /// We queued a Close because nobody can use the connection any more.
+    closing: bool,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
+    /// Records the end and wakes everyone.
+    fn end(&mut self, error: Option<Error>) {
+        let mut inner = self.shared.lock();
+        inner.ended = Some(error.map(Arc::new));
+        inner.wake_reader();
+        inner.wake_senders();
+    }
+
+    /// Moves queued messages into the connection while its write buffer is below the
+    /// high-water mark.
+    fn take_outgoing(&mut self, cx: &Context<'_>) -> Result<(), Error> {
+        let mut inner = self.shared.lock();
+        if !inner
+            .driver_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            inner.driver_waker = Some(cx.waker().clone());
+        }
+        let mut moved = false;
+        while self.conn.buffered() < WRITE_HIGH_WATER {
+            let Some(message) = inner.outgoing.pop_front() else {
+                break;
+            };
+            inner.outgoing_bytes -= message.len();
+            moved = true;
+            let fed = match message {
+                Outgoing::Message(message) => self.conn.feed(message),
+                Outgoing::Prepared(prepared) => self.conn.feed_prepared(&prepared),
+            };
+            match fed {
+                Ok(()) | Err(Error::Closed) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if moved {
+            inner.wake_senders();
+        }
+        if !inner.reader_alive && inner.senders == 0 && !self.closing {
+            self.closing = true;
+            drop(inner);
+            let close = Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, "")));
+            let _ = self.conn.feed(close);
+        }
+        Ok(())
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            if let Err(error) = this.take_outgoing(cx) {
+                this.end(Some(error));
+                return Poll::Ready(());
+            }
+            if this.conn.buffered() > 0 {
+                if let Poll::Ready(Err(error)) = this.conn.poll_flush(cx) {
+                    this.end(Some(error));
+                    return Poll::Ready(());
+                }
+            }
+            let room = {
+                let mut inner = this.shared.lock();
+                inner.conn_buffered = this.conn.buffered();
+                inner.incoming.len() < INCOMING_CAPACITY || !inner.reader_alive
+            };
+            if !room {
+                return Poll::Pending;
+            }
+            match this.conn.poll_recv(cx) {
+                Poll::Ready(Some(item)) => {
+                    let mut inner = this.shared.lock();
+                    if inner.reader_alive {
+                        inner.incoming.push_back(item);
+                        inner.wake_reader();
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.end(None);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The receiving half of a [`split`](Conn::split) connection: [`recv`](Self::recv) or
+/// `Stream`, with the same messages and errors as [`Conn::recv`]. Cancel safe.
+pub struct ReadHalf {
+    shared: Arc<Shared>,
+    request: Parts,
+    protocol: Option<String>,
+}
+
+impl ReadHalf {
+    /// Messages received and not yet taken by the read half before the driver stops reading.
+    pub const CAPACITY: usize = 16;
+
+    /// Receives the next message; `None` once the connection has closed.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message; see [`recv`](Self::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        let mut inner = self.shared.lock();
+        if let Some(item) = inner.incoming.pop_front() {
+            inner.wake_driver();
+            return Poll::Ready(Some(item));
+        }
+        if inner.ended.is_some() {
+            return Poll::Ready(None);
+        }
+        inner.reader_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The handshake request (moved here from the `Conn`).
+    pub fn request(&self) -> &Parts {
+        &self.request
+    }
+
+    /// The subprotocol chosen in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+}
+
+impl Stream for ReadHalf {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl Drop for ReadHalf {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.reader_alive = false;
+        inner.incoming.clear();
+        inner.wake_driver();
+    }
+}
+
+impl fmt::Debug for ReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadHalf")
+            .field("path", &self.request.uri.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cloneable handle that queues messages on a [`split`](Conn::split) connection: any number
+/// of tasks can send, in order per task.
+///
+/// The queue is bounded in bytes: [`send`](Self::send) waits for room (backpressure),
+/// [`try_send`](Self::try_send) returns [`TrySendError::Full`]. Queued messages are written by
+/// the connection's driver task; [`buffered`](Self::buffered) says how much is waiting.
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl Sender {
+    /// Default size of the send queue, in payload bytes: see [`Conn::split_with_capacity`].
+    pub const DEFAULT_QUEUE: usize = 1 << 20;
+
+    /// Queues a message, waiting while the queue is full. Fails with the message back once the
+    /// connection has ended, with the reason if it ended on an error. Messages queued after
+    /// a Close are dropped.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        self.send_outgoing(Outgoing::Message(message)).await
+    }
+
+    /// Queues a [`PreparedMessage`] (broadcast: the frame is encoded once and shared), waiting
+    /// while the queue is full; see [`send`](Self::send).
+    pub async fn send_prepared(&self, prepared: &PreparedMessage) -> Result<(), SendError> {
+        self.send_outgoing(Outgoing::Prepared(prepared.clone()))
+            .await
+    }
+
+    async fn send_outgoing(&self, message: Outgoing) -> Result<(), SendError> {
+        let mut message = Some(message);
+        poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            let Some(msg) = message.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            if let Some(reason) = &inner.ended {
+                return Poll::Ready(Err(SendError {
+                    message: msg.into_message(),
+                    reason: reason.clone(),
+                }));
+            }
+            let len = msg.len();
+            if inner.has_room(len) {
+                inner.outgoing_bytes += len;
+                inner.outgoing.push_back(msg);
+                inner.wake_driver();
+                return Poll::Ready(Ok(()));
+            }
+            if !inner.space_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                inner.space_waiters.push(cx.waker().clone());
+            }
+            message = Some(msg);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Queues a message if there is room now.
+    pub fn try_send(&self, message: Message) -> Result<(), TrySendError> {
+        let mut inner = self.shared.lock();
+        if let Some(reason) = &inner.ended {
+            return Err(TrySendError::Closed(SendError {
+                message,
+                reason: reason.clone(),
+            }));
+        }
+        let len = payload_len(&message);
+        if !inner.has_room(len) {
+            return Err(TrySendError::Full(message));
+        }
+        inner.outgoing_bytes += len;
+        inner.outgoing.push_back(Outgoing::Message(message));
+        inner.wake_driver();
+        Ok(())
+    }
+
+    /// Starts the close handshake with `code` and `reason` (after everything queued before).
+    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.send(Message::Close(Some(CloseFrame::new(code, reason))))
+            .await
+    }
+
+    /// Bytes waiting: payload in the send queue plus frames the connection has not written.
+    pub fn buffered(&self) -> usize {
+        let inner = self.shared.lock();
+        inner.outgoing_bytes + inner.conn_buffered
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().ended.is_some()
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.shared.lock().senders += 1;
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.senders -= 1;
+        if inner.senders == 0 {
+            inner.wake_driver();
+        }
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("buffered", &self.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message that could not be sent because the connection has ended.
+#[derive(Debug)]
+pub struct SendError {
+    /// The message, back to the caller.
+    pub message: Message,
+    reason: Option<Arc<Error>>,
+}
+
+impl SendError {
+    /// The error that ended the connection (e.g. [`Error::WriteTimeout`] when the peer stopped
+    /// reading), or `None` if it closed normally.
+    pub fn reason(&self) -> Option<&Error> {
+        self.reason.as_deref()
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            Some(reason) => write!(f, "WebSocket connection ended: {reason}"),
+            None => f.write_str("WebSocket connection is closed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Why [`Sender::try_send`] did not queue the message.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The queue is full; the message is handed back.
+    Full(Message),
+    /// The connection has ended.
+    Closed(SendError),
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("WebSocket send queue is full"),
+            Self::Closed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TrySendError {}

@@ -1,0 +1,253 @@
+//! One timer per connection for everything time-based: keepalive pings, the idle timeout, the
+//! close timeout, read and write deadlines, and the write-stall timeout.
+//!
+//! A single [`Sleep`], armed for the earliest of those deadlines, is polled only when the
+//! connection would otherwise wait. Reads record the time (one vDSO clock read per read
+//! syscall); the timer is re-armed only when it fires, never per message.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep, sleep_until};
+
+/// The time-based settings of a connection (copied from [`Config`](crate::Config)).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TimerConfig {
+    pub(super) ping_interval: Option<Duration>,
+    pub(super) idle_timeout: Option<Duration>,
+    pub(super) write_timeout: Option<Duration>,
+    pub(super) close_timeout: Duration,
+}
+
+/// What came due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// Nothing arrived for a ping interval: send a ping.
+    Ping,
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The read deadline passed.
+    ReadDeadline,
+    /// A write made no progress within the write timeout, or the write deadline passed.
+    Write,
+    /// We sent a Close frame and the peer did not answer within the close timeout.
+    Close,
+}
+
+/// What the connection is waiting for when it polls its timer.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Wait {
+    /// A read (`recv`); `writing` if queued bytes are stuck as well.
+    Read { writing: bool },
+    /// A send or flush.
+    Write,
+}
+
+/// A duration setting in milliseconds, 0 for none: 4 bytes instead of 16, since every idle
+/// connection carries these.
+#[derive(Debug, Clone, Copy)]
+struct Millis(u32);
+
+impl Millis {
+    fn new(duration: Option<Duration>) -> Self {
+        let ms = duration.map_or(0, |d| d.as_millis().clamp(1, u32::MAX.into()) as u32);
+        Self(ms)
+    }
+
+    fn get(self) -> Option<Duration> {
+        (self.0 != 0).then(|| Duration::from_millis(self.0.into()))
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Timers {
+    ping_interval: Millis,
+    idle_timeout: Millis,
+    write_timeout: Millis,
+    close_timeout: Millis,
+    /// Whether keepalive (pings or the idle timeout) is still running.
+    keepalive: bool,
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// When bytes last arrived (or the connection started).
+    last_seen: Instant,
+    /// When we last sent a keepalive ping.
+    last_ping: Instant,
+    /// Deadlines most connections never use, allocated on first use.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
+    read_deadline: Option<Instant>,
+    write_deadline: Option<Instant>,
+    /// Since when writes have been stuck (queued bytes, socket not writable).
+    write_stalled_since: Option<Instant>,
+    close_sent_at: Option<Instant>,
+}
+
+impl Timers {
+    pub(super) fn new(config: TimerConfig) -> Self {
+        let now = Instant::now();
+        Self {
+            ping_interval: Millis::new(config.ping_interval),
+            idle_timeout: Millis::new(config.idle_timeout),
+            write_timeout: Millis::new(config.write_timeout),
+            close_timeout: Millis::new(Some(config.close_timeout)),
+            keepalive: config.ping_interval.is_some() || config.idle_timeout.is_some(),
+            sleep: None,
+            last_seen: now,
+            last_ping: now,
+            rare: None,
+        }
+    }
+
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    fn rare_get<T>(&self, field: impl Fn(&Rare) -> Option<T>) -> Option<T> {
+        self.rare.as_deref().and_then(field)
+    }
+
+    /// When the keepalive next needs a look: the next ping or the idle deadline, as of the
+    /// last activity (the timer re-checks then, so activity since only postpones it).
+    fn next_check(&self) -> Option<Instant> {
+        if !self.keepalive {
+            return None;
+        }
+        let ping = (self.ping_interval.get())
+            .map(|interval| self.last_seen.max(self.last_ping) + interval);
+        let idle = self.idle_timeout.get().map(|idle| self.last_seen + idle);
+        earliest(ping, idle)
+    }
+
+    /// Bytes arrived.
+    #[inline]
+    pub(super) fn activity(&mut self) {
+        if self.keepalive {
+            self.last_seen = Instant::now();
+        }
+    }
+
+    pub(super) fn set_read_deadline(&mut self, deadline: Option<Instant>) {
+        self.rare().read_deadline = deadline;
+    }
+
+    pub(super) fn set_write_deadline(&mut self, deadline: Option<Instant>) {
+        self.rare().write_deadline = deadline;
+    }
+
+    pub(super) fn close_sent(&mut self) {
+        let rare = self.rare();
+        if rare.close_sent_at.is_none() {
+            rare.close_sent_at = Some(Instant::now());
+        }
+    }
+
+    /// A write could not complete now.
+    pub(super) fn write_stalled(&mut self) {
+        if self.write_timeout.get().is_some() {
+            let rare = self.rare();
+            if rare.write_stalled_since.is_none() {
+                rare.write_stalled_since = Some(Instant::now());
+            }
+        }
+    }
+
+    /// A write made progress.
+    #[inline]
+    pub(super) fn write_done(&mut self) {
+        if let Some(rare) = &mut self.rare {
+            rare.write_stalled_since = None;
+        }
+    }
+
+    fn write_due(&self) -> Option<Instant> {
+        let stall = self
+            .rare_get(|r| r.write_stalled_since)
+            .zip(self.write_timeout.get())
+            .map(|(since, timeout)| since + timeout);
+        earliest(stall, self.rare_get(|r| r.write_deadline))
+    }
+
+    /// Polls for the next due event while the connection waits. With `Wait::Write` (a send
+    /// or flush is stuck) only the write timeout and deadline count; with `Wait::Read` the
+    /// rest do, and the write ones too if `writing` (queued bytes are stuck as well).
+    pub(super) fn poll_due(&mut self, cx: &mut Context<'_>, wait: Wait) -> Poll<Due> {
+        loop {
+            let (reading, writing) = match wait {
+                Wait::Read { writing } => (true, writing),
+                Wait::Write => (false, true),
+            };
+            let close_due = self
+                .rare_get(|r| r.close_sent_at)
+                .filter(|_| reading)
+                .zip(self.close_timeout.get())
+                .map(|(at, timeout)| at + timeout);
+            let write_due = if writing { self.write_due() } else { None };
+            let (tick, read_deadline) = if reading {
+                (self.next_check(), self.rare_get(|r| r.read_deadline))
+            } else {
+                (None, None)
+            };
+            let next = [tick, read_deadline, write_due, close_due]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next else {
+                return Poll::Pending;
+            };
+            let sleep = match &mut self.sleep {
+                Some(sleep) => {
+                    if sleep.deadline() != next {
+                        sleep.as_mut().reset(next);
+                    }
+                    sleep
+                }
+                none => none.insert(Box::pin(sleep_until(next))),
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = Instant::now();
+            if close_due.is_some_and(|due| due <= now) {
+                return Poll::Ready(Due::Close);
+            }
+            if write_due.is_some_and(|due| due <= now) {
+                return Poll::Ready(Due::Write);
+            }
+            if read_deadline.is_some_and(|due| due <= now) {
+                self.rare().read_deadline = None;
+                return Poll::Ready(Due::ReadDeadline);
+            }
+            if tick.is_some_and(|due| due <= now) {
+                if let Some(due) = self.tick(now) {
+                    return Poll::Ready(due);
+                }
+            }
+        }
+    }
+
+    /// A keepalive check: idle too long, or time for a ping?
+    fn tick(&mut self, now: Instant) -> Option<Due> {
+        if (self.idle_timeout.get()).is_some_and(|idle| self.last_seen + idle <= now) {
+            self.keepalive = false;
+            return Some(Due::Idle);
+        }
+        let ping_due = (self.ping_interval.get())
+            .is_some_and(|interval| self.last_seen.max(self.last_ping) + interval <= now);
+        if ping_due {
+            self.last_ping = now;
+        }
+        ping_due.then_some(Due::Ping)
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
