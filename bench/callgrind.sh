@@ -3,8 +3,9 @@
 # callgrind. Instruction counts do not depend on other load on the machine, so unlike
 # compare.py's timings they are comparable across runs and machines of the same ISA.
 #
-#   bash bench/callgrind.sh                  # all six servers, ~1.5 min on 2 cores
+#   bash bench/callgrind.sh                  # all six servers, 3 repetitions, ~4 min on 2 cores
 #   bash bench/callgrind.sh --only ours,raw  # a subset
+#   bash bench/callgrind.sh --reps 1         # one repetition (~1.5 min)
 #   bash bench/callgrind.sh --no-build       # use the binaries already in target/release
 #
 # Method. Each figure is a difference of two runs, each on a fresh server process under
@@ -20,6 +21,11 @@
 # message, or of one more connect + HTTP/1.1 upgrade handshake + WebSocket close handshake + TCP
 # close. `Ir` is the `totals:` line of each callgrind output file: every user-space instruction
 # of every thread of the server (the kernel's share of the syscalls is not counted).
+#
+# Counts are not exactly repeatable: how tokio's threads interleave under valgrind, and how a
+# 64 KiB message is split across reads, differ from run to run (about 1-3% for 16 B and per
+# connection, up to ~8% for 64 KiB). Each figure is therefore the median of --reps repetitions
+# (default 3), with the range beside it.
 #
 # glibc and valgrind. Under valgrind glibc still picks its AVX2 string functions, but valgrind
 # executes `rep movsb`/`rep stosb` one iteration at a time and callgrind counts each iteration
@@ -49,6 +55,7 @@ CONNECT_A=100        # handshake + close cycles, short run
 CONNECT_B=300        # handshake + close cycles, long run
 RUN_TIMEOUT=240      # seconds for one load run against a server under valgrind
 TUNABLES="glibc.cpu.x86_rep_movsb_threshold=0x7fffffff:glibc.cpu.x86_rep_stosb_threshold=0x7fffffff"
+REPS=3               # repetitions; the table gives the median (and the range)
 BUILD=1
 ONLY=""
 
@@ -61,11 +68,13 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=${2:?--only needs a list}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --reps) REPS=${2:?--reps needs a number}; shift 2 ;;
     --no-tunables) TUNABLES=""; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 >&2 ;;
   esac
 done
+case "$REPS" in ''|*[!0-9]*|0) echo "--reps must be a positive integer" >&2; exit 2 ;; esac
 if [ -n "$ONLY" ]; then
   IFS=, read -r -a IMPLS <<< "$ONLY"
 fi
@@ -162,39 +171,77 @@ k() {
   esac
 }
 
-declare -A SMALL BIG CONNECT
-for impl in "${IMPLS[@]}"; do
-  raw=()
+# one_rep IMPL KIND REP: sets VALUE to one repetition's instructions per message (KIND 16 or
+# 65536) or per connection (KIND connect), or to "failed".
+VALUE=""
+one_rep() {
+  local impl=$1 kind=$2 rep=$3 raw=() na nb units a
   [ "$impl" = raw ] && raw=(--raw)
-  for cell in 16 65536; do
-    if [ "$cell" = 16 ]; then na=$SMALL_A nb=$SMALL_B; else na=$BIG_A nb=$BIG_B; fi
-    note "$impl: ${cell} B ping-pong, $CONNS conns x $na and x $nb round trips ..."
-    value="failed"
-    if measure "$impl" "s$cell.c$na" "${raw[@]}" -c "$CONNS" -s "$cell" --count "$na" &&
-       a=$IR && measure "$impl" "s$cell.c$nb" "${raw[@]}" -c "$CONNS" -s "$cell" --count "$nb"; then
-      value=$(per $(( (nb - na) * CONNS )) "$a" "$IR")
-    fi
-    if [ "$cell" = 16 ]; then SMALL[$impl]=$value; else BIG[$impl]=$value; fi
-    note "$impl: ${cell} B: $value instructions per message"
-  done
-  if [ "$impl" = raw ]; then
-    CONNECT[$impl]="n/a"
+  VALUE=failed
+  if [ "$kind" = connect ]; then
+    units=$(( CONNECT_B - CONNECT_A ))
+    measure "$impl" "connect$CONNECT_A.r$rep" --connect-only "$CONNECT_A" || return 0
+    a=$IR
+    measure "$impl" "connect$CONNECT_B.r$rep" --connect-only "$CONNECT_B" || return 0
   else
-    note "$impl: connect-only $CONNECT_A and $CONNECT_B cycles ..."
-    value="failed"
-    if measure "$impl" "connect$CONNECT_A" --connect-only "$CONNECT_A" &&
-       a=$IR && measure "$impl" "connect$CONNECT_B" --connect-only "$CONNECT_B"; then
-      value=$(per $(( CONNECT_B - CONNECT_A )) "$a" "$IR")
-    fi
-    CONNECT[$impl]=$value
-    note "$impl: $value instructions per connection"
+    if [ "$kind" = 16 ]; then na=$SMALL_A nb=$SMALL_B; else na=$BIG_A nb=$BIG_B; fi
+    units=$(( (nb - na) * CONNS ))
+    measure "$impl" "s$kind.c$na.r$rep" "${raw[@]}" -c "$CONNS" -s "$kind" --count "$na" || return 0
+    a=$IR
+    measure "$impl" "s$kind.c$nb.r$rep" "${raw[@]}" -c "$CONNS" -s "$kind" --count "$nb" || return 0
   fi
+  VALUE=$(per "$units" "$a" "$IR")
+}
+
+# summary VALUES...: "2.9 k" for one value; "2.9 k (2.8–3.0)": median (min–max) for several.
+summary() {
+  local v sorted n
+  for v in "$@"; do
+    case "$v" in ''|*[!0-9-]*) echo "$v"; return ;; esac
+  done
+  mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+  n=${#sorted[@]}
+  awk -v med="${sorted[$(( (n - 1) / 2 ))]}" -v lo="${sorted[0]}" -v hi="${sorted[$(( n - 1 ))]}" -v n="$n" \
+    'BEGIN { if (n == 1) printf "%.1f k", med / 1000;
+             else printf "%.1f k (%.1f–%.1f)", med / 1000, lo / 1000, hi / 1000 }'
+}
+
+KINDS=(16 65536 connect)
+declare -A RESULTS  # "IMPL KIND" -> one value per repetition
+for rep in $(seq 1 "$REPS"); do
+  for impl in "${IMPLS[@]}"; do
+    for kind in "${KINDS[@]}"; do
+      if [ "$impl" = raw ] && [ "$kind" = connect ]; then
+        continue  # no handshake
+      fi
+      one_rep "$impl" "$kind" "$rep"
+      RESULTS["$impl $kind"]+="$VALUE "
+      note "[rep $rep/$REPS] $impl $kind: $VALUE instructions per $([ "$kind" = connect ] && echo connection || echo message)"
+      echo "rep=$rep impl=$impl kind=$kind per_unit=$VALUE" >>"$LOG"
+    done
+  done
 done
+
+row() {  # row LABEL KIND
+  printf '| %s |' "$1"
+  local impl
+  for impl in "${IMPLS[@]}"; do
+    if [ "$impl" = raw ] && [ "$2" = connect ]; then
+      printf ' n/a |'
+    else
+      # Word splitting of the stored list is intended.
+      # shellcheck disable=SC2086
+      printf ' %s |' "$(summary ${RESULTS["$impl $2"]})"
+    fi
+  done
+  echo
+}
 
 {
   echo "### User-space instructions (callgrind)"
   echo
-  echo "Server-side, all threads, steady state (difference of two runs; see bench/callgrind.sh)."
+  echo "Server-side, all threads, steady state (difference of two runs; see bench/callgrind.sh);"
+  echo "median of $REPS repetition(s), (min–max) when more than one."
   echo "Per message: $CONNS connections, ping-pong, $SMALL_A vs $SMALL_B (16 B) and $BIG_A vs $BIG_B"
   echo "(64 KiB) round trips each."
   echo "Per connection: connect + HTTP/1.1 upgrade + close handshake + TCP close,"
@@ -203,11 +250,9 @@ done
   echo
   printf '| instructions |'; for impl in "${IMPLS[@]}"; do printf ' %s |' "$impl"; done; echo
   printf '|---|'; for impl in "${IMPLS[@]}"; do printf -- '---:|'; done; echo
-  printf '| per 16 B echo |'; for impl in "${IMPLS[@]}"; do printf ' %s |' "$(k "${SMALL[$impl]}")"; done; echo
-  printf '| per 64 KiB echo |'; for impl in "${IMPLS[@]}"; do printf ' %s |' "$(k "${BIG[$impl]}")"; done; echo
-  printf '| per connection (handshake + close) |'; for impl in "${IMPLS[@]}"; do printf ' %s |' "$(k "${CONNECT[$impl]}")"; done; echo
+  row "per 16 B echo" 16
+  row "per 64 KiB echo" 65536
+  row "per connection (handshake + close)" connect
 } | tee "$OUT.md"
 note "raw totals and commands: $LOG; callgrind files: $OUT/"
-for impl in "${IMPLS[@]}"; do
-  case "${SMALL[$impl]}${BIG[$impl]}${CONNECT[$impl]}" in *failed*) exit 1 ;; esac
-done
+case "${RESULTS[*]}" in *failed*) exit 1 ;; esac
