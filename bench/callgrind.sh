@@ -3,9 +3,9 @@
 # callgrind. Instruction counts do not depend on other load on the machine, so unlike
 # compare.py's timings they are comparable across runs and machines of the same ISA.
 #
-#   bash bench/callgrind.sh                  # all six servers, 3 repetitions, ~4 min on 2 cores
+#   bash bench/callgrind.sh                  # all six servers, 3 repetitions, ~2 min on 2 cores
 #   bash bench/callgrind.sh --only ours,raw  # a subset
-#   bash bench/callgrind.sh --reps 1         # one repetition (~1.5 min)
+#   bash bench/callgrind.sh --reps 1         # one repetition (~40 s)
 #   bash bench/callgrind.sh --no-build       # use the binaries already in target/release
 #
 # Method. Each figure is a difference of two runs, each on a fresh server process under
