@@ -8,18 +8,29 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
+use http::Uri;
 use http::header::HeaderValue;
 use http::request::Parts;
-use http::{HeaderMap, Uri};
 
-/// Rebuilds `parts.uri` and `parts.headers` over one freshly allocated buffer. Names, order,
-/// repeated headers and sensitivity flags are kept; method, version and extensions are untouched.
+/// Rebuilds `parts.uri` and the header values over one freshly allocated buffer. The values are
+/// replaced in place, so names, order, repeated headers and the map itself are kept (no
+/// rehashing, no second map); sensitivity flags are carried over; method, version and extensions
+/// are untouched.
 pub(crate) fn detach(parts: &mut Parts) {
     let values: usize = parts.headers.values().map(|v| v.len()).sum();
     let mut buf = BytesMut::with_capacity(values + parts.uri.path().len() + 64);
     let uri_start = buf.len();
-    // Writing into a BytesMut cannot fail.
-    let _ = write!(buf, "{}", parts.uri);
+    if parts.uri.scheme().is_none() && parts.uri.authority().is_none() {
+        // Origin form (HTTP/1.1): what `Display` would write, without the formatting machinery.
+        buf.put_slice(parts.uri.path().as_bytes());
+        if let Some(query) = parts.uri.query() {
+            buf.put_u8(b'?');
+            buf.put_slice(query.as_bytes());
+        }
+    } else {
+        // Writing into a BytesMut cannot fail.
+        let _ = write!(buf, "{}", parts.uri);
+    }
     let uri_end = buf.len();
     for value in parts.headers.values() {
         buf.put_slice(value.as_bytes());
@@ -29,17 +40,16 @@ pub(crate) fn detach(parts: &mut Parts) {
     if let Ok(uri) = Uri::from_maybe_shared(shared.slice(uri_start..uri_end)) {
         parts.uri = uri;
     }
-    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    // `values_mut` visits the values in the order `values` did above.
     let mut at = uri_end;
-    for (name, value) in parts.headers.iter() {
+    for value in parts.headers.values_mut() {
         let end = at + value.len();
-        let copy = HeaderValue::from_maybe_shared(shared.slice(at..end));
-        let mut copy = copy.unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        headers.append(name.clone(), copy);
+        if let Ok(mut copy) = HeaderValue::from_maybe_shared(shared.slice(at..end)) {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
         at = end;
     }
-    parts.headers = headers;
 }
 
 #[cfg(test)]
@@ -78,6 +88,31 @@ mod tests {
         let connection: Vec<_> = parts.headers.get_all("connection").iter().collect();
         assert_eq!(connection, ["keep-alive", "upgrade"]);
         assert!(parts.headers["authorization"].is_sensitive());
+        let range = original.as_ptr() as usize..original.as_ptr() as usize + original.len();
+        for value in parts.headers.values() {
+            assert!(!range.contains(&(value.as_bytes().as_ptr() as usize)));
+        }
+        assert!(!range.contains(&(parts.uri.path().as_ptr() as usize)));
+    }
+
+    #[test]
+    fn absolute_uri_and_repeated_values_survive() {
+        let original = Bytes::from_static(b"https://example.com:8443/ws?x=1 a b");
+        let uri = Uri::from_maybe_shared(original.slice(0..31)).unwrap();
+        let mut request = Request::get(uri).body(()).unwrap();
+        let headers = request.headers_mut();
+        for range in [32..33, 34..35] {
+            let value = HeaderValue::from_maybe_shared(original.slice(range)).unwrap();
+            headers.append("x-repeated", value);
+        }
+        let (mut parts, ()) = request.into_parts();
+        let before = parts.clone();
+        detach(&mut parts);
+
+        assert_eq!(parts.uri, before.uri);
+        assert_eq!(parts.uri.to_string(), "https://example.com:8443/ws?x=1");
+        let values: Vec<_> = parts.headers.get_all("x-repeated").iter().collect();
+        assert_eq!(values, ["a", "b"]);
         let range = original.as_ptr() as usize..original.as_ptr() as usize + original.len();
         for value in parts.headers.values() {
             assert!(!range.contains(&(value.as_bytes().as_ptr() as usize)));

@@ -27,7 +27,8 @@ fn apply_mask_avx2(buf: &mut [u8], key: [u8; 4]) {
 }
 
 /// Plain safe Rust the compiler vectorizes: 32-byte blocks as four 64-bit words, then the rest
-/// byte by byte. `key` is already rotated to `buf[0]`.
+/// as 64-bit words, one 32-bit word and at most three bytes (a 16-byte payload, the common
+/// small message, is two word XORs). `key` is already rotated to `buf[0]`.
 #[inline(always)]
 fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
     let k32 = u32::from_ne_bytes(key);
@@ -35,20 +36,37 @@ fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
         for word in block.chunks_exact_mut(8) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(word);
-            word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ k64).to_ne_bytes());
+            xor_word(word, k64);
         }
     }
-    for (byte, k) in blocks.into_remainder().iter_mut().zip(key.iter().cycle()) {
+    // Every chunk so far is a multiple of 4 bytes long: the key stays aligned to what is left.
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    for word in &mut words {
+        xor_word(word, k64);
+    }
+    let rest = words.into_remainder();
+    // Fewer than 8 bytes are left: a 4-byte word if there are at least 4, then the bytes.
+    let (word, tail) = rest.split_at_mut(rest.len() & 4);
+    if let Ok(word) = <&mut [u8; 4]>::try_from(word) {
+        *word = (u32::from_ne_bytes(*word) ^ k32).to_ne_bytes();
+    }
+    for (byte, k) in tail.iter_mut().zip(key) {
         *byte ^= k;
     }
 }
 
+#[inline(always)]
+fn xor_word(word: &mut [u8], k64: u64) {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(word);
+    word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ k64).to_ne_bytes());
+}
+
+/// The key as seen from payload position `offset`: `key` rotated left by `offset % 4` bytes
+/// (a 32-bit rotation, not a slice rotation).
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut out = key;
-    out.rotate_left(offset % 4);
-    out
+    let bits = (offset % 4) as u32 * 8;
+    u32::from_le_bytes(key).rotate_right(bits).to_le_bytes()
 }
 
 #[cfg(test)]
