@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep, sleep_until};
@@ -37,7 +37,7 @@ pub(super) enum Due {
 }
 
 /// What the connection is waiting for when it polls its timer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Wait {
     /// A read (`recv`); `writing` if queued bytes are stuck as well.
     Read { writing: bool },
@@ -70,6 +70,11 @@ pub(super) struct Timers {
     /// Whether keepalive (pings or the idle timeout) is still running.
     keepalive: bool,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The task the armed timer will wake (it was polled with this waker).
+    polled_with: Option<Waker>,
+    /// What the armed timer was computed for; `None` when a deadline changed since (then
+    /// it must be recomputed).
+    armed_for: Option<Wait>,
     /// When bytes last arrived (or the connection started).
     last_seen: Instant,
     /// When we last sent a keepalive ping.
@@ -97,13 +102,17 @@ impl Timers {
             close_timeout: Millis::new(Some(config.close_timeout)),
             keepalive: config.ping_interval.is_some() || config.idle_timeout.is_some(),
             sleep: None,
+            polled_with: None,
+            armed_for: None,
             last_seen: now,
             last_ping: now,
             rare: None,
         }
     }
 
+    /// For a deadline that may have moved earlier: the armed timer must be recomputed.
     fn rare(&mut self) -> &mut Rare {
+        self.armed_for = None;
         self.rare.get_or_insert_default()
     }
 
@@ -176,6 +185,15 @@ impl Timers {
     /// or flush is stuck) only the write timeout and deadline count; with `Wait::Read` the
     /// rest do, and the write ones too if `writing` (queued bytes are stuck as well).
     pub(super) fn poll_due(&mut self, cx: &mut Context<'_>, wait: Wait) -> Poll<Due> {
+        // The common case, once per wait of every message: armed for this kind of wait, for
+        // this task, no deadline moved earlier, not fired.
+        if self.armed_for == Some(wait)
+            && self.sleep.as_ref().is_some_and(|sleep| !sleep.is_elapsed())
+            && (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        self.armed_for = None;
         loop {
             let (reading, writing) = match wait {
                 Wait::Read { writing } => (true, writing),
@@ -197,20 +215,36 @@ impl Timers {
                 .flatten()
                 .min();
             let Some(next) = next else {
+                // Nothing to wait for (no keepalive, no deadline); an old timer may still be
+                // armed, and may wake the task once for nothing.
                 return Poll::Pending;
             };
+            // The timer is re-armed only when it must fire earlier, or has fired: activity
+            // moves the keepalive deadline later on every read, and an early wake-up (then
+            // re-armed) is far cheaper than a timer-wheel update per message.
             let sleep = match &mut self.sleep {
                 Some(sleep) => {
-                    if sleep.deadline() != next {
+                    if sleep.deadline() > next || sleep.is_elapsed() {
                         sleep.as_mut().reset(next);
+                        self.polled_with = None;
                     }
                     sleep
                 }
-                none => none.insert(Box::pin(sleep_until(next))),
+                none => {
+                    self.polled_with = None;
+                    none.insert(Box::pin(sleep_until(next)))
+                }
             };
-            if sleep.as_mut().poll(cx).is_pending() {
+            // Armed and registered for this very task: nothing to do until it fires.
+            if (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker())) {
                 return Poll::Pending;
             }
+            if sleep.as_mut().poll(cx).is_pending() {
+                self.polled_with = Some(cx.waker().clone());
+                self.armed_for = Some(wait);
+                return Poll::Pending;
+            }
+            self.polled_with = None;
             let now = Instant::now();
             if close_due.is_some_and(|due| due <= now) {
                 return Poll::Ready(Due::Close);
