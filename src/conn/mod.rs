@@ -90,6 +90,7 @@ where
         let state = State {
             io,
             read_buf: BytesMut::new(),
+            read_chunk: read_pool::READ_CHUNK as u32,
             write_buf: WriteBuffer::new(),
             decoder: Decoder::new(role, config.limits),
             encoder: Encoder::new(role),

@@ -21,11 +21,14 @@ use crate::proto::{
 use crate::shutdown::Registration;
 
 /// How many queued chunks one vectored write takes at most.
-const MAX_IO_SLICES: usize = 16;
+const MAX_IO_SLICES: usize = 64;
 
 /// A write buffer larger than this is dropped once flushed, so that a burst does not stay
 /// allocated for the connection's lifetime.
 const KEEP_WRITE_CAPACITY: usize = 2 * READ_CHUNK;
+
+/// The largest read-buffer growth step while the peer streams.
+const MAX_READ_CHUNK: u32 = 64 * 1024;
 
 /// With this much queued and the peer not reading, reading stops until the queue drains.
 pub(super) const WRITE_HIGH_WATER: usize = 64 * 1024;
@@ -35,6 +38,9 @@ pub(super) const WRITE_HIGH_WATER: usize = 64 * 1024;
 pub(super) struct State<T> {
     pub(super) io: T,
     pub(super) read_buf: BytesMut,
+    /// How much room to make for the next read: [`READ_CHUNK`], doubled while reads fill the
+    /// buffer (a streaming peer), halved back when they are small.
+    pub(super) read_chunk: u32,
     pub(super) write_buf: WriteBuffer,
     pub(super) decoder: Decoder,
     pub(super) encoder: Encoder,
@@ -237,10 +243,12 @@ where
                     continue;
                 }
             }
-            // Nothing complete is buffered: send what is queued (replies to everything this
-            // read brought, pongs) before waiting to read. If the peer is not reading and too
-            // much is queued, stop reading too: backpressure instead of unbounded buffering.
-            if !self.write_buf.is_empty() {
+            // Nothing complete is buffered. Replies (to everything read so far, pongs) wait
+            // while more input is readable: the next read may complete more frames, and all
+            // replies then leave in one write. They are written when the read would block, or
+            // once the high-water mark is reached; if the peer is not reading by then, reading
+            // stops too: backpressure instead of unbounded buffering.
+            if self.write_buf.len() >= WRITE_HIGH_WATER {
                 match self.poll_write_queued(cx) {
                     Poll::Ready(Err(e)) => {
                         self.phase = Phase::Done;
@@ -259,6 +267,12 @@ where
             let read = match self.poll_read_more(cx) {
                 Poll::Ready(read) => read,
                 Poll::Pending => {
+                    if !self.write_buf.is_empty() {
+                        if let Poll::Ready(Err(e)) = self.poll_write_queued(cx) {
+                            self.phase = Phase::Done;
+                            return Poll::Ready(Some(Err(Error::Io(e))));
+                        }
+                    }
                     let waited = ready!(self.poll_wait(cx));
                     match self.on_waited(waited) {
                         Some(end) => return end,
@@ -296,14 +310,26 @@ where
         // Room for the rest of the frame in progress (one allocation for a large frame), and
         // never less than MIN_READ.
         let wanted = self.decoder.bytes_wanted(self.read_buf.len()).max(MIN_READ);
-        let spare = self.read_buf.capacity() - self.read_buf.len();
+        let mut spare = self.read_buf.capacity() - self.read_buf.len();
         if spare < wanted {
-            self.read_buf.reserve(wanted.max(READ_CHUNK));
+            self.read_buf.reserve(wanted.max(self.read_chunk as usize));
+            spare = self.read_buf.capacity() - self.read_buf.len();
         }
         let read = self.io.read_buf(&mut self.read_buf);
         let result = pin!(read).poll(cx);
-        if idle && result.is_pending() {
-            read_pool::give_back(std::mem::take(&mut self.read_buf));
+        match &result {
+            // A read that filled all the room: the peer is streaming (many messages in
+            // flight), so read more at once next time, up to MAX_READ_CHUNK.
+            Poll::Ready(Ok(n)) if *n == spare => {
+                self.read_chunk = (self.read_chunk * 2).min(MAX_READ_CHUNK);
+            }
+            Poll::Ready(Ok(n)) if *n < self.read_chunk as usize / 4 => {
+                self.read_chunk = (self.read_chunk / 2).max(READ_CHUNK as u32);
+            }
+            Poll::Pending if idle => {
+                read_pool::give_back(std::mem::take(&mut self.read_buf));
+            }
+            _ => {}
         }
         result
     }
