@@ -7,7 +7,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Payloads up to this size are copied next to their header; larger ones are queued as their
 /// own `Bytes` and written with a vectored write instead of being copied.
-pub(crate) const COPY_THRESHOLD: usize = 512;
+pub(crate) const COPY_THRESHOLD: usize = 4096;
 
 /// Frames waiting to be written, in order.
 ///
