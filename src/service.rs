@@ -10,7 +10,6 @@ use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 use tower_service::Service;
 
-use crate::Config;
 use crate::body::UpgradeBody;
 use crate::future::ResponseFuture;
 use crate::handler::Handler;
@@ -18,6 +17,7 @@ use crate::handshake::{self, HandshakeRejection, extensions};
 use crate::hooks::{FailedUpgrade, Handshake, Hooks, check_hook_rejection, merge_headers};
 use crate::layer::Filter;
 use crate::upgrade::spawn_connection;
+use crate::{Config, GracefulShutdown};
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
 /// HTTP/2 `200`, or a 4xx with a reason), everything else is passed to `inner` as it is.
@@ -95,11 +95,9 @@ where
         } else {
             handshake::validate(&parts, &self.config.protocols)
         };
-        let shutting_down =
-            |hooks: &Hooks| hooks.shutdown.as_ref().is_some_and(|s| s.is_triggered());
         let mut accept = match validated.and_then(|accept| {
             self.hooks.origin.check(&parts)?;
-            if shutting_down(&self.hooks) {
+            if (self.hooks.shutdown.as_ref()).is_some_and(GracefulShutdown::is_triggered) {
                 return Err(HandshakeRejection::ShuttingDown);
             }
             Ok(accept)

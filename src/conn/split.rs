@@ -146,9 +146,30 @@ impl Inner {
         }
     }
 
-    fn has_room(&self, len: usize) -> bool {
-        self.outgoing.is_empty() || self.outgoing_bytes + len <= self.queue_limit
+    /// Queues `message` for the driver if the connection is alive and the queue has room.
+    fn enqueue(&mut self, message: Outgoing) -> Result<(), Refused> {
+        if let Some(reason) = &self.ended {
+            return Err(Refused::Ended(SendError {
+                message: message.into_message(),
+                reason: reason.clone(),
+            }));
+        }
+        let len = message.len();
+        // One message is always accepted into an empty queue, whatever its size.
+        if !self.outgoing.is_empty() && self.outgoing_bytes + len > self.queue_limit {
+            return Err(Refused::Full(message));
+        }
+        self.outgoing_bytes += len;
+        self.outgoing.push_back(message);
+        self.wake_driver();
+        Ok(())
     }
+}
+
+/// Why [`Inner::enqueue`] did not take a message.
+enum Refused {
+    Full(Outgoing),
+    Ended(SendError),
 }
 
 /// What a sender queued.
@@ -160,7 +181,7 @@ enum Outgoing {
 impl Outgoing {
     fn len(&self) -> usize {
         match self {
-            Self::Message(message) => payload_len(message),
+            Self::Message(message) => message.payload_len(),
             Self::Prepared(prepared) => prepared.payload_len(),
         }
     }
@@ -170,14 +191,6 @@ impl Outgoing {
             Self::Message(message) => message,
             Self::Prepared(prepared) => prepared.message().clone(),
         }
-    }
-}
-
-fn payload_len(message: &Message) -> usize {
-    match message {
-        Message::Text(text) => text.as_str().len(),
-        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
-        Message::Close(frame) => frame.as_ref().map_or(0, |f| 2 + f.reason.as_str().len()),
     }
 }
 
@@ -382,45 +395,28 @@ impl Sender {
             let Some(msg) = message.take() else {
                 return Poll::Ready(Ok(()));
             };
-            if let Some(reason) = &inner.ended {
-                return Poll::Ready(Err(SendError {
-                    message: msg.into_message(),
-                    reason: reason.clone(),
-                }));
+            match inner.enqueue(msg) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(Refused::Ended(error)) => Poll::Ready(Err(error)),
+                Err(Refused::Full(msg)) => {
+                    if !inner.space_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                        inner.space_waiters.push(cx.waker().clone());
+                    }
+                    message = Some(msg);
+                    Poll::Pending
+                }
             }
-            let len = msg.len();
-            if inner.has_room(len) {
-                inner.outgoing_bytes += len;
-                inner.outgoing.push_back(msg);
-                inner.wake_driver();
-                return Poll::Ready(Ok(()));
-            }
-            if !inner.space_waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                inner.space_waiters.push(cx.waker().clone());
-            }
-            message = Some(msg);
-            Poll::Pending
         })
         .await
     }
 
     /// Queues a message if there is room now.
     pub fn try_send(&self, message: Message) -> Result<(), TrySendError> {
-        let mut inner = self.shared.lock();
-        if let Some(reason) = &inner.ended {
-            return Err(TrySendError::Closed(SendError {
-                message,
-                reason: reason.clone(),
-            }));
+        match self.shared.lock().enqueue(Outgoing::Message(message)) {
+            Ok(()) => Ok(()),
+            Err(Refused::Ended(error)) => Err(TrySendError::Closed(error)),
+            Err(Refused::Full(message)) => Err(TrySendError::Full(message.into_message())),
         }
-        let len = payload_len(&message);
-        if !inner.has_room(len) {
-            return Err(TrySendError::Full(message));
-        }
-        inner.outgoing_bytes += len;
-        inner.outgoing.push_back(Outgoing::Message(message));
-        inner.wake_driver();
-        Ok(())
     }
 
     /// Starts the close handshake with `code` and `reason` (after everything queued before).

@@ -78,9 +78,7 @@ where
 {
     /// Queues a message; see [`Conn::feed`](super::Conn::feed).
     pub(super) fn feed(&mut self, message: Message) -> Result<(), Error> {
-        if self.close_sent || !matches!(self.phase, Phase::Open) {
-            return Err(Error::Closed);
-        }
+        self.ensure_open()?;
         match &message {
             Message::Ping(data) | Message::Pong(data) if data.len() > MAX_CONTROL_PAYLOAD => {
                 return Err(Error::ControlPayloadTooLong);
@@ -91,15 +89,7 @@ where
             Message::Close(_) => self.mark_close_sent(),
             _ => {}
         }
-        if self.write_buf.len() >= self.max_write_buffer {
-            // The peer is not reading: give up rather than buffer without bound.
-            tracing::debug!(
-                queued = self.write_buf.len(),
-                "WebSocket write buffer full; dropping the connection"
-            );
-            self.phase = Phase::Done;
-            return Err(Error::WriteBufferFull);
-        }
+        self.ensure_room()?;
         self.encoder.encode(&mut self.write_buf, message);
         Ok(())
     }
@@ -110,14 +100,31 @@ where
             // Control messages go through the checks of `feed`.
             return self.feed(prepared.message().clone());
         }
+        self.ensure_open()?;
+        self.ensure_room()?;
+        self.encoder.encode_prepared(&mut self.write_buf, prepared);
+        Ok(())
+    }
+
+    /// Nothing more may be sent once our Close is out or the connection is finishing.
+    fn ensure_open(&self) -> Result<(), Error> {
         if self.close_sent || !matches!(self.phase, Phase::Open) {
             return Err(Error::Closed);
         }
+        Ok(())
+    }
+
+    /// The write-buffer cap: with this much unwritten the peer is not reading, so give up
+    /// rather than buffer without bound.
+    fn ensure_room(&mut self) -> Result<(), Error> {
         if self.write_buf.len() >= self.max_write_buffer {
+            tracing::debug!(
+                queued = self.write_buf.len(),
+                "WebSocket write buffer full; dropping the connection"
+            );
             self.phase = Phase::Done;
             return Err(Error::WriteBufferFull);
         }
-        self.encoder.encode_prepared(&mut self.write_buf, prepared);
         Ok(())
     }
 

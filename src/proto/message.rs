@@ -43,6 +43,15 @@ impl Message {
         }
     }
 
+    /// The payload's length in bytes without encoding it (for a Close: code and reason).
+    pub(crate) fn payload_len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.as_str().len(),
+            Self::Binary(data) | Self::Ping(data) | Self::Pong(data) => data.len(),
+            Self::Close(frame) => frame.as_ref().map_or(0, |f| 2 + f.reason.as_str().len()),
+        }
+    }
+
     /// The payload bytes (a Close frame's encoded code and reason).
     pub fn into_data(self) -> Bytes {
         match self {

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Message;
-use super::close::encode_close_payload;
 use super::deflate::Deflater;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV1, encode_header};
 
@@ -64,20 +63,21 @@ impl PreparedMessage {
         &self.inner.message
     }
 
-    /// The payload and opcode of the message.
+    /// The opcode and payload of the message.
     fn parts(&self) -> (OpCode, Bytes) {
-        match &self.inner.message {
-            Message::Text(text) => (OpCode::Text, text.clone().into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data.clone()),
-            Message::Ping(data) => (OpCode::Ping, data.clone()),
-            Message::Pong(data) => (OpCode::Pong, data.clone()),
-            Message::Close(frame) => (OpCode::Close, encode_close_payload(frame.as_ref())),
-        }
+        let opcode = match &self.inner.message {
+            Message::Text(_) => OpCode::Text,
+            Message::Binary(_) => OpCode::Binary,
+            Message::Ping(_) => OpCode::Ping,
+            Message::Pong(_) => OpCode::Pong,
+            Message::Close(_) => OpCode::Close,
+        };
+        (opcode, self.inner.message.clone().into_data())
     }
 
-    /// The payload length.
+    /// The payload length, without encoding anything.
     pub(crate) fn payload_len(&self) -> usize {
-        self.parts().1.len()
+        self.inner.message.payload_len()
     }
 
     /// The uncompressed server frame.
