@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, service_fn};
-use tower_websocket::{Config, Conn, DeflateConfig, WebSocketUpgradeLayer};
+use tower_websocket::{Config, Conn, DeflateConfig, WebSocketUpgradeLayer, server};
 
 async fn echo(mut conn: Conn) {
     while let Some(Ok(message)) = conn.recv().await {
@@ -26,7 +26,8 @@ async fn echo(mut conn: Conn) {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = support::addr_from_args("127.0.0.1:9001");
+    let listener =
+        support::listen("127.0.0.1:9001", "autobahn echo server listening on ws://").await?;
     let not_found = service_fn(|_request| async {
         let mut response = Response::new(Full::new(Bytes::from_static(b"WebSocket only\n")));
         *response.status_mut() = StatusCode::NOT_FOUND;
@@ -36,5 +37,7 @@ async fn main() -> std::io::Result<()> {
     let service = WebSocketUpgradeLayer::new(echo)
         .config(config)
         .layer(not_found);
-    support::serve(addr, service, "autobahn echo server listening on ws://").await
+    server::serve(listener, service)
+        .with_graceful_shutdown(support::ctrl_c())
+        .await
 }

@@ -16,7 +16,9 @@
 //! `bob-token`.
 //!
 //! `axum::serve` enables HTTP/1.1 upgrades, and with axum's `http2` feature HTTP/2 extended
-//! CONNECT too, so the same handler also serves RFC 8441 WebSockets.
+//! CONNECT too, so the same handler also serves RFC 8441 WebSockets. `main` adds what
+//! `axum::serve` leaves out for WebSockets: `TCP_NODELAY`, a cap on live WebSockets, and a
+//! graceful shutdown that closes them with 1001.
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -26,18 +28,34 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
-use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use tower_websocket::{CloseCode, Conn, GracefulShutdown, Message, WebSocketUpgradeLayer};
 
 /// Who the authentication middleware let in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User(pub String);
 
+/// At most this many WebSockets at once; the next handshake is answered `503` + `Retry-After`.
+const MAX_WEBSOCKETS: usize = 10_000;
+
 /// The whole app: routes, the WebSocket layer, and authentication in front of both.
 pub fn app() -> Router {
+    app_with(&GracefulShutdown::new())
+}
+
+/// [`app`], with its WebSockets tracked in `shutdown`: `axum::serve` neither waits for nor
+/// closes upgraded connections, so `main` does that with this handle.
+pub fn app_with(shutdown: &GracefulShutdown) -> Router {
+    let websockets = WebSocketUpgradeLayer::new(echo)
+        .path("/ws")
+        .max_connections(MAX_WEBSOCKETS)
+        .graceful_shutdown(shutdown);
     Router::new()
         .route("/", get(page))
         .route("/api/me", get(me))
-        .layer(WebSocketUpgradeLayer::new(echo).path("/ws"))
+        .layer(websockets)
         // Added last, so it runs first: WebSocket handshakes pass through it too.
         .layer(middleware::from_fn(auth))
 }
@@ -119,7 +137,19 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("axum example: open http://{}", listener.local_addr()?);
-    axum::serve(listener, app()).await
+    // What `axum::serve` does not do, done here: TCP_NODELAY on every connection, and on
+    // Ctrl-C, 1001 to every WebSocket and a bounded wait for them. It sets no header read
+    // timeout and no cap on HTTP connections: for those, serve the same `Router` with
+    // `tower_websocket::server::serve(listener, app)` instead.
+    let shutdown = GracefulShutdown::new();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app_with(&shutdown))
+        .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap_or(()) })
+        .await?;
+    shutdown.shutdown(Duration::from_secs(15)).await;
+    Ok(())
 }
 
 const PAGE: &str = r#"<!doctype html>

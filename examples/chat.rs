@@ -45,7 +45,7 @@ use tower::util::ServiceFn;
 use tower::{Layer, service_fn};
 use tower_websocket::{
     CloseCode, Config, Conn, DeflateConfig, Error, Handler, Message, PreparedMessage,
-    WebSocketUpgrade, WebSocketUpgradeLayer,
+    WebSocketUpgrade, WebSocketUpgradeLayer, server,
 };
 
 /// Longest name kept, in characters.
@@ -406,9 +406,11 @@ pub fn app(room: Room) -> WebSocketUpgrade<Pages, impl Handler> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = support::addr_from_args("127.0.0.1:3000");
+    let listener = support::listen("127.0.0.1:3000", "chat server: open http://").await?;
     let app = app(Room::new(ROOM_CAPACITY));
-    support::serve(addr, app, "chat server: open http://").await
+    server::serve(listener, app)
+        .with_graceful_shutdown(support::ctrl_c())
+        .await
 }
 
 /// The page: every piece of user text goes into the document through `textContent`.

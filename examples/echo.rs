@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower::{Layer, service_fn};
-use tower_websocket::{Conn, WebSocketUpgradeLayer};
+use tower_websocket::{Conn, WebSocketUpgradeLayer, server};
 
 /// Echoes every data message back; pings, pongs and the close handshake are handled by `Conn`.
 async fn echo(mut conn: Conn) {
@@ -39,11 +39,15 @@ async fn page<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallibl
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = support::addr_from_args("127.0.0.1:3000");
+    let listener = support::listen("127.0.0.1:3000", "echo server: open http://").await?;
     let service = WebSocketUpgradeLayer::new(echo)
         .path("/ws")
         .layer(service_fn(page));
-    support::serve(addr, service, "echo server: open http://").await
+    // Header read timeout, connection cap, accept-error backoff, TCP_NODELAY; on Ctrl-C, every
+    // WebSocket is closed with 1001 before the process exits.
+    server::serve(listener, service)
+        .with_graceful_shutdown(support::ctrl_c())
+        .await
 }
 
 const PAGE: &str = r#"<!doctype html>

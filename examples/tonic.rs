@@ -13,13 +13,13 @@
 //! CONNECT, so it cannot accept a WebSocket. tonic's [`Routes`] is a plain tower service,
 //! though: wrap it in the layer and serve it with hyper-util's auto builder, which speaks
 //! HTTP/1.1 (with upgrades) and HTTP/2 (gRPC, and WebSockets once extended CONNECT is enabled)
-//! on the same port. `support::serve` does exactly that.
+//! on the same port. `tower_websocket::server::serve` does exactly that.
 
 mod support;
 
 use tonic::service::Routes;
 use tower::Layer;
-use tower_websocket::{Conn, Handler, WebSocketUpgrade, WebSocketUpgradeLayer};
+use tower_websocket::{Conn, Handler, WebSocketUpgrade, WebSocketUpgradeLayer, server};
 
 /// Echoes every data message back.
 async fn echo(mut conn: Conn) {
@@ -40,6 +40,12 @@ pub fn app() -> WebSocketUpgrade<Routes, impl Handler> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = support::addr_from_args("127.0.0.1:50051");
-    support::serve(addr, app(), "tonic example: gRPC health and ws://…/ws on").await
+    let banner = "tonic example: gRPC health and ws://…/ws on";
+    let listener = support::listen("127.0.0.1:50051", banner).await?;
+    // The crate's `serve` speaks HTTP/2 (gRPC) and HTTP/1.1 on one port. Its header read
+    // timeout also bounds a gRPC client's first request; long-lived gRPC streams are fine (it
+    // only covers request heads), and HTTP/2 keepalive pings find dead peers.
+    server::serve(listener, app())
+        .with_graceful_shutdown(support::ctrl_c())
+        .await
 }

@@ -4,6 +4,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -12,6 +13,7 @@ use http::{Method, Response, StatusCode};
 
 use crate::GracefulShutdown;
 use crate::handshake::{self, HandshakeRejection, OriginPolicy};
+use crate::shutdown::ConnectionLimit;
 
 pub(crate) type AcceptHook = Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
 pub(crate) type RejectionHook =
@@ -26,6 +28,19 @@ pub(crate) struct Hooks {
     pub(crate) rejection: Option<RejectionHook>,
     pub(crate) failed_upgrade: Option<FailedUpgradeHook>,
     pub(crate) shutdown: Option<GracefulShutdown>,
+    pub(crate) limit: Option<ConnectionLimit>,
+    pub(crate) upgrade_timeout: UpgradeTimeout,
+}
+
+/// How long the layer waits for hyper to hand over a connection it answered `101` (or `200`)
+/// for; see [`WebSocketUpgradeLayer::upgrade_timeout`](crate::WebSocketUpgradeLayer::upgrade_timeout).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpgradeTimeout(pub(crate) Duration);
+
+impl Default for UpgradeTimeout {
+    fn default() -> Self {
+        Self(Duration::from_secs(10))
+    }
 }
 
 impl Hooks {
@@ -37,7 +52,7 @@ impl Hooks {
         request: &Parts,
     ) -> Response<Bytes> {
         let mut response = match &self.rejection {
-            Some(hook) => hook(&rejection, request),
+            Some(hook) => checked_refusal(hook(&rejection, request), "on_rejection"),
             None => rejection.response_for(request.version),
         };
         response.extensions_mut().insert(rejection);
@@ -60,6 +75,8 @@ impl fmt::Debug for Hooks {
             .field("on_rejection", &self.rejection.is_some())
             .field("on_failed_upgrade", &self.failed_upgrade.is_some())
             .field("graceful_shutdown", &self.shutdown)
+            .field("max_connections", &self.limit)
+            .field("upgrade_timeout", &self.upgrade_timeout.0)
             .finish()
     }
 }
@@ -242,13 +259,18 @@ impl From<Response<Bytes>> for Refusal {
 /// A refusal from the accept hook with a status that would not refuse anything (below 300)
 /// becomes a `500`, logged.
 pub(crate) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
-    let response = refusal.into_response();
+    checked_refusal(refusal.into_response(), "on_handshake")
+}
+
+/// A hook's refusal must be a refusal: a `1xx` (a `101` would switch protocols!) or `2xx`
+/// answer is a bug in the hook, answered `500` and logged at error level.
+fn checked_refusal(response: Response<Bytes>, hook: &str) -> Response<Bytes> {
     if response.status().as_u16() >= 300 {
         return response;
     }
     tracing::error!(
         status = %response.status(),
-        "the on_handshake hook refused a handshake with a status below 300; answering 500"
+        "the {hook} hook refused a handshake with a status below 300; answering 500"
     );
     let mut response = Response::new(Bytes::from_static(b"WebSocket handshake refused\n"));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
@@ -11,8 +12,9 @@ use tower_layer::Layer;
 
 use crate::handler::{Handler, HandlerOutput};
 use crate::handshake::{HandshakeRejection, OriginPolicy};
-use crate::hooks::{FailedUpgrade, Handshake, Hooks, Refusal};
+use crate::hooks::{FailedUpgrade, Handshake, Hooks, Refusal, UpgradeTimeout};
 use crate::service::WebSocketUpgrade;
+use crate::shutdown::ConnectionLimit;
 use crate::{Config, Conn, GracefulShutdown};
 
 /// Answers WebSocket handshakes and runs `handler` on each accepted connection; every other
@@ -156,9 +158,31 @@ impl<H> WebSocketUpgradeLayer<H> {
 
     /// Tracks every connection in `shutdown` (a clone of the handle is kept): once it is
     /// triggered, live connections close with 1001 and new handshakes get `503`; see
-    /// [`GracefulShutdown`].
+    /// [`GracefulShutdown`]. Without one, the layer uses the `GracefulShutdown` it finds in
+    /// the request extensions, which [`server::serve`](crate::server::serve) puts there.
     pub fn graceful_shutdown(mut self, shutdown: &GracefulShutdown) -> Self {
         Arc::make_mut(&mut self.hooks).shutdown = Some(shutdown.clone());
+        self
+    }
+
+    /// Caps the live WebSocket connections of this layer (those of every service it made,
+    /// counted until each `Conn` is dropped): a handshake over the cap is answered `503` with
+    /// `Retry-After: 1` ([`HandshakeRejection::TooManyConnections`]). No cap by default; the
+    /// socket count of the whole server is [`server::Serve::max_connections`](crate::server::Serve::max_connections)'s
+    /// business.
+    ///
+    /// The count is read before the `101`, so under a burst a few handshakes may pass the
+    /// check at once; the cap is never exceeded by more than the handshakes in flight.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        Arc::make_mut(&mut self.hooks).limit = Some(ConnectionLimit::new(max));
+        self
+    }
+
+    /// How long to wait, after answering `101` (or `200`), for the HTTP server to hand the
+    /// connection over (default 10 s). Past it, or when a graceful shutdown starts meanwhile,
+    /// the connection is dropped without running the handler.
+    pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.hooks).upgrade_timeout = UpgradeTimeout(timeout);
         self
     }
 

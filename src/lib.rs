@@ -302,6 +302,8 @@ pub mod handshake;
 mod hooks;
 mod layer;
 pub mod proto;
+#[cfg(feature = "server")]
+pub mod server;
 mod service;
 mod shutdown;
 mod upgrade;

@@ -16,7 +16,8 @@ use crate::handler::Handler;
 use crate::handshake::{self, HandshakeRejection, extensions};
 use crate::hooks::{FailedUpgrade, Handshake, Hooks, check_hook_rejection, merge_headers};
 use crate::layer::Filter;
-use crate::upgrade::spawn_connection;
+use crate::shutdown::Registration;
+use crate::upgrade::{Accepted, spawn_connection};
 use crate::{Config, GracefulShutdown};
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
@@ -95,14 +96,29 @@ where
         } else {
             handshake::validate(&parts, &self.config.protocols)
         };
-        let mut accept = match validated.and_then(|accept| {
+        // The layer's own shutdown handle, or the one `server::serve` puts in the request.
+        let shutdown = (self.hooks.shutdown.clone())
+            .or_else(|| parts.extensions.get::<GracefulShutdown>().cloned());
+        let checked = validated.and_then(|accept| {
             self.hooks.origin.check(&parts)?;
-            if (self.hooks.shutdown.as_ref()).is_some_and(GracefulShutdown::is_triggered) {
+            if shutdown
+                .as_ref()
+                .is_some_and(GracefulShutdown::is_triggered)
+            {
                 return Err(HandshakeRejection::ShuttingDown);
             }
-            Ok(accept)
-        }) {
-            Ok(accept) => accept,
+            let slot = match &self.hooks.limit {
+                Some(limit) => Some(
+                    limit
+                        .try_acquire()
+                        .ok_or(HandshakeRejection::TooManyConnections)?,
+                ),
+                None => None,
+            };
+            Ok((accept, slot))
+        });
+        let (mut accept, slot) = match checked {
+            Ok(checked) => checked,
             Err(rejection) => {
                 let origin = parts.headers.get(http::header::ORIGIN);
                 let path = parts.uri.path();
@@ -148,11 +164,18 @@ where
                 .insert(SEC_WEBSOCKET_EXTENSIONS, value.clone());
         }
         let params = deflate.map(|(params, _)| params);
+        let registration = match &shutdown {
+            Some(shutdown) => shutdown.register(),
+            None => Registration::default(),
+        };
         spawn_connection(
             on_upgrade,
             parts,
-            protocol,
-            params,
+            Accepted {
+                protocol,
+                deflate: params,
+                registration: registration.with_slot(slot),
+            },
             self.handler.clone(),
             self.config.clone(),
             self.hooks.clone(),

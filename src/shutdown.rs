@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Waker;
 use std::time::Duration;
@@ -105,8 +105,11 @@ impl GracefulShutdown {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.inner.lock().insert(id, Waker::noop().clone());
         Registration {
-            inner: self.inner.clone(),
-            id,
+            shutdown: Some(Entry {
+                inner: self.inner.clone(),
+                id,
+            }),
+            slot: None,
         }
     }
 }
@@ -127,39 +130,110 @@ impl fmt::Debug for GracefulShutdown {
     }
 }
 
-/// One connection's membership in a [`GracefulShutdown`].
+/// One connection's membership in the layer's bookkeeping: its [`GracefulShutdown`] (if any)
+/// and its slot under the layer's connection cap (if any). Both are released when it is dropped,
+/// that is when the connection's `Conn` is.
+#[derive(Debug, Default)]
 pub(crate) struct Registration {
+    shutdown: Option<Entry>,
+    slot: Option<Slot>,
+}
+
+/// A connection's entry in a [`GracefulShutdown`].
+struct Entry {
     inner: Arc<Inner>,
     id: u64,
 }
 
 impl Registration {
+    /// Counts the connection under `slot` too.
+    pub(crate) fn with_slot(mut self, slot: Option<Slot>) -> Self {
+        self.slot = slot;
+        self
+    }
+
     pub(crate) fn is_triggered(&self) -> bool {
-        self.inner.triggered.load(Ordering::SeqCst)
+        (self.shutdown.as_ref()).is_some_and(|entry| entry.inner.triggered.load(Ordering::SeqCst))
     }
 
     /// Remembers the task to wake on shutdown (called when the connection waits).
     pub(crate) fn register_waker(&self, waker: &Waker) {
-        let mut conns = self.inner.lock();
-        if let Some(current) = conns.get_mut(&self.id) {
+        let Some(entry) = &self.shutdown else {
+            return;
+        };
+        let mut conns = entry.inner.lock();
+        if let Some(current) = conns.get_mut(&entry.id) {
             if !current.will_wake(waker) {
                 current.clone_from(waker);
             }
         }
     }
+
+    /// Resolves once the shutdown is triggered (never without one).
+    pub(crate) async fn triggered(&self) {
+        std::future::poll_fn(|cx| {
+            self.register_waker(cx.waker());
+            // Checked after registering, so a trigger in between is not missed.
+            if self.is_triggered() {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
-impl Drop for Registration {
+impl Drop for Entry {
     fn drop(&mut self) {
         self.inner.lock().remove(&self.id);
         self.inner.ended.notify_waiters();
     }
 }
 
-impl fmt::Debug for Registration {
+impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("id", &self.id)
-            .finish()
+        f.debug_struct("Entry").field("id", &self.id).finish()
+    }
+}
+
+/// A place under a connection cap: [`ConnectionLimit`] counts the live ones.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The layer's cap on live WebSocket connections
+/// ([`max_connections`](crate::WebSocketUpgradeLayer::max_connections)).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionLimit {
+    max: usize,
+    live: Arc<AtomicUsize>,
+}
+
+impl ConnectionLimit {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max,
+            live: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// A slot, or `None` when `max` connections are live.
+    pub(crate) fn try_acquire(&self) -> Option<Slot> {
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < self.max).then_some(live + 1)
+            })
+            .ok()?;
+        Some(Slot {
+            live: self.live.clone(),
+        })
     }
 }

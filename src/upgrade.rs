@@ -20,7 +20,19 @@ use tokio::net::TcpStream;
 use crate::detach::detach;
 use crate::handler::{Handler, HandlerOutput};
 use crate::hooks::{FailedUpgrade, Hooks};
-use crate::{BoxedIo, Config, Conn, DeflateParams, GracefulShutdown, Role};
+#[cfg(feature = "server")]
+use crate::server::stream::ServedStream;
+use crate::shutdown::Registration;
+use crate::{BoxedIo, Config, Conn, DeflateParams, Role};
+
+/// What the handshake agreed, for the connection task.
+pub(crate) struct Accepted {
+    pub(crate) protocol: Option<HeaderValue>,
+    pub(crate) deflate: Option<DeflateParams>,
+    /// Counted as live from the handshake on, so a shutdown also waits for connections
+    /// mid-upgrade, and the connection cap counts them.
+    pub(crate) registration: Registration,
+}
 
 /// Spawns the connection task: wait for hyper to hand over the connection (after the 101 has
 /// been written), then run the handler on it. Bytes hyper read past the request headers are
@@ -28,15 +40,17 @@ use crate::{BoxedIo, Config, Conn, DeflateParams, GracefulShutdown, Role};
 pub(crate) fn spawn_connection<H: Handler>(
     on_upgrade: OnUpgrade,
     mut request: Parts,
-    protocol: Option<HeaderValue>,
-    deflate: Option<DeflateParams>,
+    accepted: Accepted,
     handler: H,
     config: Arc<Config>,
     hooks: Arc<Hooks>,
 ) {
     detach(&mut request);
-    // Counted as live from now on, so a shutdown also waits for connections mid-upgrade.
-    let registration = hooks.shutdown.as_ref().map(GracefulShutdown::register);
+    let Accepted {
+        protocol,
+        deflate,
+        registration,
+    } = accepted;
     let span = tracing::debug_span!(
         "websocket",
         path = request.uri.path(),
@@ -45,15 +59,10 @@ pub(crate) fn spawn_connection<H: Handler>(
     );
     let task_span = span.clone();
     let task = async move {
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
-            Err(error) => {
-                let failure = FailedUpgrade::after_response(request, error);
-                tracing::error!(path = failure.request().uri.path(), "{failure}");
-                hooks.failed_upgrade(failure);
-                return;
-            }
+        let Some(upgraded) = await_upgrade(on_upgrade, request, &registration, &hooks).await else {
+            return;
         };
+        let (upgraded, request) = upgraded;
         let (io, read_buf, peer) = into_io(upgraded);
         if let Some(peer) = peer {
             task_span.record("peer", tracing::field::display(peer));
@@ -62,30 +71,12 @@ pub(crate) fn spawn_connection<H: Handler>(
         let mut conn = Conn::from_raw(io, Role::Server, &config)
             .with_read_buf(read_buf)
             .with_request(request)
-            .with_protocol(protocol);
+            .with_protocol(protocol)
+            .with_registration(registration);
         if let (Some(params), Some(deflate)) = (&deflate, &config.deflate) {
             conn = conn.with_deflate(params, deflate);
         }
-        if let Some(registration) = registration {
-            conn = conn.with_registration(registration);
-        }
-        match (CatchUnwind {
-            future: handler.call(conn),
-        })
-        .await
-        {
-            Ok(output) => {
-                if let Some(error) = output.into_error() {
-                    tracing::debug!(%error, "WebSocket handler returned an error");
-                }
-            }
-            Err(panic) => {
-                tracing::error!(
-                    panic = panic_message(&*panic),
-                    "WebSocket handler panicked; its connection was dropped"
-                );
-            }
-        }
+        run_handler(handler, conn).await;
         tracing::debug!("WebSocket connection ended");
     };
     // Entering a span on every poll costs ~100 instructions per message even when nothing
@@ -94,6 +85,72 @@ pub(crate) fn spawn_connection<H: Handler>(
         tokio::spawn(task);
     } else {
         tokio::spawn(tracing::Instrument::instrument(task, span));
+    }
+}
+
+/// Waits for hyper to hand the connection over, at most the upgrade timeout, and not past the
+/// start of a graceful shutdown. `None` when it did not happen (reported as it deserves).
+async fn await_upgrade(
+    on_upgrade: OnUpgrade,
+    request: Parts,
+    registration: &Registration,
+    hooks: &Hooks,
+) -> Option<(Upgraded, Parts)> {
+    let timeout = hooks.upgrade_timeout.0;
+    let upgraded = tokio::select! {
+        upgraded = tokio::time::timeout(timeout, on_upgrade) => upgraded,
+        () = registration.triggered() => {
+            tracing::debug!("shutting down before the connection was handed over; dropping it");
+            return None;
+        }
+    };
+    match upgraded {
+        Ok(Ok(upgraded)) => Some((upgraded, request)),
+        Ok(Err(error)) => {
+            // hyper's "user" errors are the server's: here, connections served without
+            // upgrades. Anything else (the peer left, the write of the 101 failed) is the peer's.
+            let misconfigured = error.is_user();
+            let failure = FailedUpgrade::after_response(request, error);
+            let path = failure.request().uri.path();
+            if misconfigured {
+                // The server was built without upgrades: an operator's mistake, not a peer's.
+                tracing::error!(path, "{failure}");
+            } else {
+                // Typically the peer left right after the 101: not worth more than debug.
+                tracing::debug!(path, "{failure}");
+            }
+            hooks.failed_upgrade(failure);
+            None
+        }
+        Err(_elapsed) => {
+            tracing::debug!(
+                path = request.uri.path(),
+                ?timeout,
+                "the connection was not handed over within the upgrade timeout; dropping it"
+            );
+            None
+        }
+    }
+}
+
+/// Runs the handler, reporting its error (debug) or panic (error: a bug in the handler).
+async fn run_handler<H: Handler>(handler: H, conn: Conn) {
+    match (CatchUnwind {
+        future: handler.call(conn),
+    })
+    .await
+    {
+        Ok(output) => {
+            if let Some(error) = output.into_error() {
+                tracing::debug!(%error, "WebSocket handler returned an error");
+            }
+        }
+        Err(panic) => {
+            tracing::error!(
+                panic = panic_message(&*panic),
+                "WebSocket handler panicked; its connection was dropped"
+            );
+        }
     }
 }
 
@@ -107,6 +164,15 @@ fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes, Option<SocketAddr>) {
     let tcp = |stream: TcpStream, read_buf: Bytes| {
         let peer = stream.peer_addr().ok();
         (BoxedIo::new(stream), read_buf, peer)
+    };
+    #[cfg(feature = "server")]
+    let upgraded = match auto::upgrade::downcast::<TokioIo<ServedStream>>(upgraded) {
+        Ok(parts) => {
+            let (stream, read_buf) = (parts.io.into_inner(), parts.read_buf);
+            let peer = Some(stream.peer);
+            return (BoxedIo::new(stream), read_buf, peer);
+        }
+        Err(upgraded) => upgraded,
     };
     let upgraded = match auto::upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
         Ok(parts) => return tcp(parts.io.into_inner(), parts.read_buf),

@@ -338,3 +338,20 @@ async fn rejections_ride_along_in_the_response_extensions() {
         Some(&HandshakeRejection::OriginNotAllowed)
     );
 }
+
+#[tokio::test]
+async fn a_rejection_hook_cannot_turn_a_refusal_into_an_acceptance() {
+    // A 101 (or any 2xx) from the rejection hook would tell the client it was accepted, with
+    // nobody taking the connection over: answered 500 instead, as for the accept hook.
+    for status in [StatusCode::SWITCHING_PROTOCOLS, StatusCode::OK] {
+        let layer = WebSocketUpgradeLayer::new(echo).on_rejection(move |_rejection, _request| {
+            let mut response = http::Response::new(Bytes::from_static(b"welcome"));
+            *response.status_mut() = status;
+            response
+        });
+        let addr = spawn_server(layer).await;
+        let (head, body) = handshake(addr, &[("Origin", "https://evil.example")]).await;
+        assert_eq!(head.status, 500, "{status}: {head:?}");
+        assert!(!body.contains("welcome"), "{body}");
+    }
+}

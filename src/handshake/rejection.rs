@@ -32,6 +32,9 @@ pub enum HandshakeRejection {
     /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown) was
     /// triggered): 503.
     ShuttingDown,
+    /// The layer's [`max_connections`](crate::WebSocketUpgradeLayer::max_connections) are
+    /// live: 503 with `Retry-After: 1`.
+    TooManyConnections,
 }
 
 impl HandshakeRejection {
@@ -43,7 +46,7 @@ impl HandshakeRejection {
             Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
             Self::UpgradeUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingUpgradeWebSocket
             | Self::MissingConnectionUpgrade
             | Self::MissingKey
@@ -71,6 +74,7 @@ impl HandshakeRejection {
                 "an HTTP/2 WebSocket handshake is a CONNECT with `:protocol: websocket` (RFC 8441)"
             }
             Self::ShuttingDown => "server shutting down: no new WebSocket connections",
+            Self::TooManyConnections => "too many WebSocket connections: try again later",
             Self::UpgradeUnavailable => {
                 "WebSocket upgrade unavailable: this HTTP server does not support connection upgrades; \
                  serve connections with hyper-util's `auto::Builder::serve_connection_with_upgrades` \
@@ -109,6 +113,9 @@ impl HandshakeRejection {
                 if version < Version::HTTP_2 {
                     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
                 }
+            }
+            Self::TooManyConnections => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
