@@ -11,11 +11,8 @@
 //!
 //! use bytes::Bytes;
 //! use http_body_util::Full;
-//! use hyper_util::rt::{TokioExecutor, TokioIo};
-//! use hyper_util::server::conn::auto;
-//! use hyper_util::service::TowerToHyperService;
 //! use tower::{Layer, service_fn};
-//! use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//! use tower_websocket::{Conn, WebSocketUpgradeLayer, server};
 //!
 //! async fn echo(mut conn: Conn) {
 //!     while let Some(Ok(message)) = conn.recv().await {
@@ -32,21 +29,18 @@
 //! let service = WebSocketUpgradeLayer::new(echo).path("/ws").layer(app);
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! loop {
-//!     let (stream, _) = listener.accept().await?;
-//!     let service = TowerToHyperService::new(service.clone());
-//!     tokio::spawn(async move {
-//!         let mut builder = auto::Builder::new(TokioExecutor::new());
-//!         // WebSockets over HTTP/2 too (RFC 8441).
-//!         builder.http2().enable_connect_protocol();
-//!         // Upgrades must be enabled, or the handshake cannot take the connection over.
-//!         let _ = builder
-//!             .serve_connection_with_upgrades(TokioIo::new(stream), service)
-//!             .await;
-//!     });
-//! }
+//! // HTTP/1.1 and HTTP/2, a header read timeout, a connection cap, accept errors survived;
+//! // on Ctrl-C every WebSocket is closed with 1001.
+//! server::serve(listener, service)
+//!     .with_graceful_shutdown(async {
+//!         let _ = tokio::signal::ctrl_c().await;
+//!     })
+//!     .await
 //! # }
 //! ```
+//!
+//! [`server::serve`] (feature `server`, on by default) is the accept loop to use with plain
+//! hyper; its defaults and what `axum::serve` covers are in the [`server`] docs.
 //!
 //! # Server prerequisites
 //!
@@ -68,7 +62,10 @@
 //! `http2` feature extended CONNECT as well. Middleware added after the layer runs before it:
 //! what it puts in the request extensions (an authenticated user, say) is in
 //! `conn.request().extensions`, and a request it refuses never reaches the handler. See
-//! `examples/axum.rs`.
+//! `examples/axum.rs`. `axum::serve` has no header read timeout or connection cap and does
+//! not close upgraded connections on shutdown: give the layer
+//! [`max_connections`](WebSocketUpgradeLayer::max_connections) and a [`GracefulShutdown`],
+//! or serve the `Router` with [`server::serve`] (the [`server`] docs compare the two).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -88,18 +85,15 @@
 //!
 //! tonic's own `Server` speaks HTTP/2 only and enables neither HTTP/1.1 upgrades nor extended
 //! CONNECT, so it cannot accept WebSockets. Serve tonic's [`Routes`] (a tower service) through
-//! the layer with hyper-util's auto builder instead: gRPC and WebSockets (HTTP/1.1 or HTTP/2)
-//! then share one port. See `examples/tonic.rs`.
+//! the layer with [`server::serve`] (hyper-util's auto builder) instead: gRPC and WebSockets
+//! (HTTP/1.1 or HTTP/2) then share one port. See `examples/tonic.rs`.
 //!
 //! [`Routes`]: https://docs.rs/tonic/latest/tonic/service/struct.Routes.html
 //!
 //! ```no_run
-//! use hyper_util::rt::{TokioExecutor, TokioIo};
-//! use hyper_util::server::conn::auto;
-//! use hyper_util::service::TowerToHyperService;
 //! use tonic::service::Routes;
 //! use tower::Layer;
-//! use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//! use tower_websocket::{Conn, WebSocketUpgradeLayer, server};
 //!
 //! # async fn echo(_: Conn) {}
 //! # async fn run() -> std::io::Result<()> {
@@ -108,17 +102,7 @@
 //! let service = WebSocketUpgradeLayer::new(echo).path("/ws").layer(grpc);
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:50051").await?;
-//! loop {
-//!     let (stream, _) = listener.accept().await?;
-//!     let service = TowerToHyperService::new(service.clone());
-//!     tokio::spawn(async move {
-//!         let mut builder = auto::Builder::new(TokioExecutor::new());
-//!         builder.http2().enable_connect_protocol();
-//!         let _ = builder
-//!             .serve_connection_with_upgrades(TokioIo::new(stream), service)
-//!             .await;
-//!     });
-//! }
+//! server::serve(listener, service).await
 //! # }
 //! ```
 //!
@@ -127,9 +111,10 @@
 //!
 //! # In plain hyper
 //!
-//! hyper-util's auto builder, as above, serves HTTP/1.1 and HTTP/2 (`examples/echo.rs`). With
-//! hyper's HTTP/1.1-only builder, `.with_upgrades()` is what lets the layer take the
-//! connection (`examples/http1.rs`):
+//! [`server::serve`], as above, serves HTTP/1.1 and HTTP/2 (`examples/echo.rs`). With your own
+//! accept loop and hyper's HTTP/1.1-only builder, `.with_upgrades()` is what lets the layer
+//! take the connection (`examples/http1.rs`); a loop of your own also needs what `serve`
+//! sets up (a timer and header read timeout, a connection cap, accept errors survived):
 //!
 //! ```no_run
 //! # use std::convert::Infallible;
@@ -271,9 +256,13 @@
 //!
 //! - **JSON** (feature `json`): `Conn::send_json(&value)` and `Conn::recv_json::<T>()`, with
 //!   `Error::Json` for a message that does not parse.
-//! - **Graceful shutdown**: give the layer a [`GracefulShutdown`]; `shutdown(timeout)` closes
-//!   every live connection with 1001, refuses new handshakes with 503, and waits for the
-//!   handlers to finish. `live_connections()` is there for metrics.
+//! - **Graceful shutdown**: [`server::serve`]'s `with_graceful_shutdown(signal)` does it all;
+//!   otherwise give the layer a [`GracefulShutdown`]: `shutdown(timeout)` closes every live
+//!   connection with 1001, refuses new handshakes with 503, and waits for the handlers to
+//!   finish. `live_connections()` is there for metrics.
+//! - **Connection caps**: [`server::Serve::max_connections`] caps sockets (accepting pauses);
+//!   [`WebSocketUpgradeLayer::max_connections`] caps live WebSockets with a `503` and
+//!   `Retry-After`, under any server (axum's too).
 //! - **Tracing**: each connection task runs in a `websocket` span (path, subprotocol, peer
 //!   address); close codes, protocol errors, timeouts and shutdowns are `debug` events.
 //!   Message contents are never logged.
