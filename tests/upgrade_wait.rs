@@ -1,5 +1,6 @@
 //! The wait for hyper to hand a connection over after the `101` is bounded: by the layer's
-//! upgrade timeout, and by a graceful shutdown starting meanwhile.
+//! upgrade timeout, and by a graceful shutdown starting meanwhile; and a peer that leaves
+//! before the `101` reaches it is not an error-log line.
 //!
 //! hyper hands a connection over once it has written the `101`. A middleware in front of the
 //! layer that takes the layer's `101` and never passes it on to hyper (think of one that
@@ -9,11 +10,13 @@ mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tower::{Layer, ServiceExt, service_fn};
 use tower_websocket::{GracefulShutdown, UpgradeBody, WebSocketUpgradeLayer};
 
@@ -21,21 +24,31 @@ use support::*;
 
 type Body = UpgradeBody<http_body_util::Full<bytes::Bytes>>;
 
+/// Serves `layer` behind a middleware that holds each response back until `release` is
+/// notified (never, if it is not); each status is reported.
+async fn spawn_holding<H: tower_websocket::Handler>(
+    layer: WebSocketUpgradeLayer<H>,
+    release: Arc<Notify>,
+) -> (SocketAddr, mpsc::UnboundedReceiver<StatusCode>) {
+    let service = layer.layer(service_fn(inner::<Incoming>));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let hold = service_fn(move |request: Request<Incoming>| {
+        let (service, tx, release) = (service.clone(), tx.clone(), release.clone());
+        async move {
+            let response = service.oneshot(request).await?;
+            let _ = tx.send(response.status());
+            release.notified().await;
+            Ok::<Response<Body>, Infallible>(response)
+        }
+    });
+    (spawn_service(hold).await, rx)
+}
+
 /// Serves `layer` behind a middleware that swallows its responses; each status is reported.
 async fn spawn_swallowing<H: tower_websocket::Handler>(
     layer: WebSocketUpgradeLayer<H>,
 ) -> (SocketAddr, mpsc::UnboundedReceiver<StatusCode>) {
-    let service = layer.layer(service_fn(inner::<Incoming>));
-    let (tx, rx) = mpsc::unbounded_channel();
-    let swallow = service_fn(move |request: Request<Incoming>| {
-        let (service, tx) = (service.clone(), tx.clone());
-        async move {
-            let response = service.oneshot(request).await?;
-            let _ = tx.send(response.status());
-            std::future::pending::<Result<Response<Body>, Infallible>>().await
-        }
-    });
-    (spawn_service(swallow).await, rx)
+    spawn_holding(layer, Arc::new(Notify::new())).await
 }
 
 async fn live_drops_to_zero(shutdown: &GracefulShutdown, within_time: Duration) -> bool {
@@ -87,5 +100,66 @@ async fn a_graceful_shutdown_ends_the_wait_for_the_upgrade() {
     assert!(
         all_closed,
         "shutdown waited for a connection still being upgraded"
+    );
+}
+
+/// Counts error-level events, process-wide (this test binary's only subscriber).
+static ERRORS: AtomicUsize = AtomicUsize::new(0);
+static ERROR_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct CountErrors;
+
+impl tracing::Subscriber for CountErrors {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::DEBUG
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            ERRORS.fetch_add(1, Ordering::SeqCst);
+            let line = format!("{:?}", event.fields().collect::<Vec<_>>());
+            ERROR_LINES.lock().unwrap().push(line);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
+    let _ = tracing::subscriber::set_global_default(CountErrors);
+    let (tx, mut failures) = mpsc::unbounded_channel();
+    let layer = WebSocketUpgradeLayer::new(echo).on_failed_upgrade(move |failure| {
+        let _ = tx.send(failure.is_after_response());
+    });
+    let release = Arc::new(Notify::new());
+    let (addr, mut statuses) = spawn_holding(layer, release.clone()).await;
+    let before = ERRORS.load(Ordering::SeqCst);
+    let mut client = connect(addr).await;
+    write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
+    assert_eq!(
+        within("the 101", statuses.recv()).await,
+        Some(StatusCode::SWITCHING_PROTOCOLS)
+    );
+    // The client resets the connection; only then does hyper get the 101 to write.
+    client.set_zero_linger().unwrap();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    release.notify_one();
+    let failure = within("the on_failed_upgrade hook", failures.recv()).await;
+    assert_eq!(
+        failure,
+        Some(true),
+        "reported as a failure after the response"
+    );
+    assert_eq!(
+        ERRORS.load(Ordering::SeqCst),
+        before,
+        "logged at error: {:?}",
+        ERROR_LINES.lock().unwrap()
     );
 }
