@@ -40,7 +40,7 @@ pub fn app() -> WebSocketUpgrade<Routes, impl Handler> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let banner = "tonic example: gRPC health and ws://…/ws on";
+    let banner = "tonic example: gRPC health and ws://…/ws on ";
     let listener = support::listen("127.0.0.1:50051", banner).await?;
     // The crate's `serve` speaks HTTP/2 (gRPC) and HTTP/1.1 on one port. Its header read
     // timeout also bounds a gRPC client's first request; long-lived gRPC streams are fine (it

@@ -50,7 +50,7 @@ LOG="$DIR/server.log"
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
 
-# The banner names the port the server bound: "chat server: open http:// 127.0.0.1:PORT".
+# The banner names the port the server bound: "chat server: open http://127.0.0.1:PORT".
 ADDR=""
 for _ in $(seq 1 100); do
   ADDR=$(grep -o '127\.0\.0\.1:[0-9]*' "$LOG" | head -n 1 || true)

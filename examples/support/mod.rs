@@ -15,7 +15,7 @@ pub async fn listen(default: &str, banner: &str) -> std::io::Result<TcpListener>
         std::process::exit(2)
     });
     let listener = TcpListener::bind(addr).await?;
-    println!("{banner} {}", listener.local_addr()?);
+    println!("{banner}{}", listener.local_addr()?);
     Ok(listener)
 }
 
