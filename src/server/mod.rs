@@ -19,7 +19,8 @@
 //! [`GracefulShutdown`] in every request's extensions, and a
 //! [`WebSocketUpgradeLayer`](crate::WebSocketUpgradeLayer) without one of its own
 //! ([`graceful_shutdown`](crate::WebSocketUpgradeLayer::graceful_shutdown)) tracks its
-//! connections there. Nothing a remote peer does is logged above `debug`, except the two
+//! connections there (a layer given a handle of its own keeps it: trigger that one yourself
+//! when the signal comes). Nothing a remote peer does is logged above `debug`, except the two
 //! once-per-burst lines above (connection limit reached, accept failing for lack of
 //! resources).
 //!
@@ -166,7 +167,8 @@ impl<S> Serve<S> {
     /// a little lower.
     pub fn max_connections(mut self, max: usize) -> Self {
         // At least one; at most what a semaphore (and `acquire_many`) can count.
-        self.settings.max_connections = max.clamp(1, u32::MAX as usize);
+        let most = Semaphore::MAX_PERMITS.min(u32::MAX as usize);
+        self.settings.max_connections = max.clamp(1, most);
         self
     }
 
