@@ -9,10 +9,9 @@ mod support;
 #[allow(dead_code)]
 mod example;
 
-use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -30,7 +29,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_websocket::{Conn, FailedUpgrade, WebSocketUpgradeLayer};
 
-use support::{KEY, expect_eof, http_exchange, inner, raw_handshake, within, ws_url};
+use support::{KEY, errors, expect_eof, http_exchange, inner, raw_handshake, within, ws_url};
 
 #[tokio::test]
 async fn http1_with_upgrades_echoes() {
@@ -54,40 +53,6 @@ async fn http1_with_upgrades_echoes() {
         assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), message);
     }
     within("close", ws.close(None)).await.unwrap();
-}
-
-/// Error-level log lines, captured for the whole test binary.
-static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct CaptureErrors;
-
-impl tracing::Subscriber for CaptureErrors {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        *metadata.level() == tracing::Level::ERROR
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut line = String::new();
-        event.record(
-            &mut |field: &tracing::field::Field, value: &dyn fmt::Debug| {
-                let _ = write!(line, "{}={value:?} ", field.name());
-            },
-        );
-        ERRORS.lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-fn capture_errors() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        tracing::subscriber::set_global_default(CaptureErrors).expect("no other subscriber");
-    });
 }
 
 /// A layer whose handler counts its runs and whose `on_failed_upgrade` hook forwards the
@@ -150,7 +115,7 @@ async fn spawn_without_upgrades<H: tower_websocket::Handler>(
 
 #[tokio::test]
 async fn forgotten_upgrades_are_reported_not_hung() {
-    capture_errors();
+    errors::capture();
     for server in [Server::Http1, Server::Auto] {
         let runs = Arc::new(AtomicUsize::new(0));
         let (layer, mut failures) = reporting_layer(runs.clone());
@@ -171,12 +136,12 @@ async fn forgotten_upgrades_are_reported_not_hung() {
         assert!(std::error::Error::source(&failure).is_some());
         assert_eq!(runs.load(Ordering::SeqCst), 0, "{server:?}: handler ran");
 
-        let logged = ERRORS.lock().unwrap().iter().any(|line| {
+        let logged = errors::lines().iter().any(|line| {
             line.contains("WebSocket upgrade failed")
                 && line.contains("serve_connection_with_upgrades")
         });
         assert!(logged, "{server:?}: not in the error log");
-        ERRORS.lock().unwrap().clear();
+        errors::lines().clear();
     }
 }
 

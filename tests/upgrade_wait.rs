@@ -10,8 +10,7 @@ mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
@@ -103,42 +102,16 @@ async fn a_graceful_shutdown_ends_the_wait_for_the_upgrade() {
     );
 }
 
-/// Counts error-level events, process-wide (this test binary's only subscriber).
-static ERRORS: AtomicUsize = AtomicUsize::new(0);
-static ERROR_LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-struct CountErrors;
-
-impl tracing::Subscriber for CountErrors {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        *metadata.level() <= tracing::Level::DEBUG
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::ERROR {
-            ERRORS.fetch_add(1, Ordering::SeqCst);
-            let line = format!("{:?}", event.fields().collect::<Vec<_>>());
-            ERROR_LINES.lock().unwrap().push(line);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
-    let _ = tracing::subscriber::set_global_default(CountErrors);
+    errors::capture();
     let (tx, mut failures) = mpsc::unbounded_channel();
     let layer = WebSocketUpgradeLayer::new(echo).on_failed_upgrade(move |failure| {
         let _ = tx.send(failure.is_after_response());
     });
     let release = Arc::new(Notify::new());
     let (addr, mut statuses) = spawn_holding(layer, release.clone()).await;
-    let before = ERRORS.load(Ordering::SeqCst);
+    let before = errors::lines().len();
     let mut client = connect(addr).await;
     write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
     assert_eq!(
@@ -156,10 +129,11 @@ async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
         Some(true),
         "reported as a failure after the response"
     );
+    let lines = errors::lines();
     assert_eq!(
-        ERRORS.load(Ordering::SeqCst),
+        lines.len(),
         before,
         "logged at error: {:?}",
-        ERROR_LINES.lock().unwrap()
+        &lines[before..]
     );
 }
