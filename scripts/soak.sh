@@ -83,12 +83,14 @@ WSLOAD="$TARGET/wsload/release/wsload"
 # ---- server
 SERVER=""
 SAMPLER=""
+LOAD=""
 cleanup() {
+  if [ -n "$LOAD" ]; then kill "$LOAD" 2>/dev/null || true; fi # timeout passes it on to wsload
   if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
   if [ -n "$SERVER" ] && kill -0 "$SERVER" 2>/dev/null; then
     kill "$SERVER" 2>/dev/null || true
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$SERVER" 2>/dev/null || true
+    if kill -0 "$SERVER" 2>/dev/null; then kill -9 "$SERVER" 2>/dev/null || true; fi
   fi
   rm -f "$PHASE_FILE"
 }
@@ -151,13 +153,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "load$r" > "$PHASE_FILE"
   echo "soak: round $r/$ROUNDS: $CONNS connections, $SIZE text messages, $WINDOW in flight, ${WARMUP}s warm-up + ${SECS}s" >&2
   # wsload's own watchdog ends it after warm-up + duration + 60 s; `timeout` is a second rail.
+  # In the background and `wait`ed for, so that INT/TERM stop the run at once (bash defers traps
+  # until a foreground command ends); cleanup stops it.
   rc=0
   timeout $((WARMUP + SECS + 180)) "$WSLOAD" --port "$PORT" --path /ws -c "$CONNS" -w "$WINDOW" \
     -s "$SIZE" --text -d "$SECS" --warmup "$WARMUP" -t "$THREADS" --server-pid "$SERVER" \
-    --label "soak-r$r" > "$OUT/.wsload-out" 2> "$OUT/.wsload-err" || rc=$?
+    --label "soak-r$r" > "$OUT/.wsload-out" 2> "$OUT/.wsload-err" &
+  LOAD=$!
+  wait "$LOAD" || rc=$?
+  LOAD=""
   cat "$OUT/.wsload-out" "$OUT/.wsload-err" >> "$LOAD_LOG"
   RESULT=$(grep '^RESULT ' "$OUT/.wsload-out" | tail -n1 || true)
-  PEAK_KIB[r]=$(status_kib VmHWM)
+  # VmHWM is only brought up to date on some kernel paths (e.g. munmap), so it can be below an
+  # RSS sample: take the larger.
+  hwm=$(status_kib VmHWM)
+  sampled=$(awk -F, -v p="load$r" '$2 == p && $3 + 0 > m { m = $3 + 0 } END { print m + 0 }' "$CSV")
+  PEAK_KIB[r]=$((hwm > sampled ? hwm : sampled))
   echo "close$r" > "$PHASE_FILE"
   kill -0 "$SERVER" 2>/dev/null || { tail -n 20 "$SERVER_LOG" >&2; die "the server died during round $r"; }
   [ -n "$RESULT" ] || { cat "$OUT/.wsload-err" >&2; die "wsload printed no RESULT line (exit $rc)"; }
@@ -226,7 +237,7 @@ get() { field "$1" "$RES"; }
 {
   echo "rss start:          $(mib "$START_KIB") MiB (after startup, before any connection)"
   for ((r = 1; r <= ROUNDS; r++)); do
-    echo "round $r:            peak so far $(mib "${PEAK_KIB[r]}") MiB (VmHWM), after close $(mib "${AFTER_KIB[r]}") MiB"
+    echo "round $r:            peak $(mib "${PEAK_KIB[r]}") MiB (max of VmHWM and the samples), after close $(mib "${AFTER_KIB[r]}") MiB"
   done
   echo "rss per connection: $PER_CONN KiB at peak ((peak - start) / $CONNS)"
   [ -n "$TRIM_KIB" ] && echo "after malloc_trim:  $(mib "$TRIM_KIB") MiB; malloc in use before the trim: $(mib "${INUSE_KIB:-0}") MiB"
