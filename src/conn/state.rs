@@ -314,9 +314,21 @@ where
         if idle && self.read_buf.capacity() == 0 {
             self.read_buf = read_pool::take();
         }
-        // Room for the rest of the frame in progress (one allocation for a large frame), and
-        // never less than MIN_READ.
-        let wanted = self.decoder.bytes_wanted(self.read_buf.len()).max(MIN_READ);
+        // Room for the rest of the frame in progress, but never more than a step ahead of
+        // what has arrived: a header announcing 16 MiB followed by a stall costs what was
+        // sent, not 16 MiB. The step is the larger of the streaming read size and what is
+        // buffered, so a large frame grows the buffer geometrically (O(log n) reallocations);
+        // once an eighth of the rest has arrived the rest is reserved at once, which saves
+        // the last, largest copies (at most 8 times what was sent, plus one read chunk).
+        let buffered = self.read_buf.len();
+        let rest = self.decoder.bytes_wanted(buffered);
+        let step = buffered.max(self.read_chunk as usize);
+        let wanted = if rest / 8 <= buffered {
+            rest
+        } else {
+            rest.min(step)
+        };
+        let wanted = wanted.max(MIN_READ);
         let mut spare = self.read_buf.capacity() - self.read_buf.len();
         if spare < wanted {
             self.read_buf.reserve(wanted.max(self.read_chunk as usize));
