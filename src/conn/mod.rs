@@ -9,6 +9,7 @@ mod io;
 #[cfg(feature = "json")]
 mod json;
 mod read_pool;
+mod send_error;
 mod split;
 mod state;
 mod stream;
@@ -33,7 +34,8 @@ use crate::shutdown::{GracefulShutdown, Registration};
 
 pub use futures::{Flush, Recv, Send};
 pub use io::{BoxedIo, Io};
-pub use split::{ReadHalf, SendError, Sender, TrySendError};
+pub use send_error::{SendError, TrySendError};
+pub use split::{ReadHalf, Sender, SplitOptions};
 
 use state::{Phase, State};
 use timers::{TimerConfig, Timers};
