@@ -442,3 +442,31 @@ async fn lingering_waits_for_a_quiet_peer_only_after_an_unanswered_close() {
         .expect("read");
     assert_eq!(reply, [0x88, 0x02, 0x03, 0xE8]);
 }
+
+/// A split connection whose peer stops reading and then breaks the protocol: the closing
+/// phase ends at the close timeout, and both halves learn the protocol error (not the close
+/// timeout of a flush racing the close).
+#[tokio::test(start_paused = true)]
+async fn split_connection_closing_towards_a_stuck_peer_reports_the_protocol_error() {
+    let (mut peer, server) = tokio::io::duplex(4096);
+    let (mut reader, sender) = Conn::from_raw(server, Role::Server, &quiet()).split();
+    sender
+        .send(Message::binary(vec![0; 32 * 1024]))
+        .await
+        .expect("queued");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    peer.write_all(&[0x81, 0x01, b'a']).await.expect("write");
+    let first = within("the error", reader.recv()).await;
+    assert!(
+        matches!(
+            first,
+            Some(Err(Error::Protocol(ProtocolError::UnmaskedFrame)))
+        ),
+        "{first:?}"
+    );
+    assert!(reader.recv().await.is_none());
+    assert_eq!(
+        reason_after_end(&sender).await,
+        "Some(Protocol(UnmaskedFrame))"
+    );
+}

@@ -350,7 +350,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 this.end(Some(error));
                 return Poll::Ready(());
             }
-            if this.conn.buffered() > 0 {
+            // Once the connection is closing, `poll_recv` writes (bounded by the close
+            // timeout) and yields what ended it; a flush here would end it first, with the
+            // close timeout, and the read half would never see why.
+            let open = this.conn.is_open();
+            if open && this.conn.buffered() > 0 {
                 if let Poll::Ready(Err(error)) = this.conn.poll_flush(cx) {
                     this.end(Some(error));
                     return Poll::Ready(());
@@ -359,7 +363,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             let room = {
                 let mut inner = this.shared.lock();
                 inner.conn_buffered = this.conn.buffered();
-                inner.incoming_room()
+                // Closing yields one last item: let it through whatever the queue holds.
+                inner.incoming_room() || !open
             };
             if !room {
                 return Poll::Pending;
