@@ -27,6 +27,8 @@ pub struct Config {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) max_write_buffer: usize,
+    pub(crate) linger_bytes: usize,
+    pub(crate) linger_quiet: Duration,
     pub(crate) protocols: Arc<[HeaderValue]>,
     pub(crate) deflate: Option<DeflateConfig>,
 }
@@ -47,9 +49,15 @@ impl Config {
     /// Default [`max_write_buffer`](Self::max_write_buffer): 8 MiB.
     pub const DEFAULT_MAX_WRITE_BUFFER: usize = 8 << 20;
 
+    /// Default [`linger_bytes`](Self::linger_bytes): 1 MiB.
+    pub const DEFAULT_LINGER_BYTES: usize = 1 << 20;
+
+    /// Default [`linger_quiet`](Self::linger_quiet): 500 ms.
+    pub const DEFAULT_LINGER_QUIET: Duration = Duration::from_millis(500);
+
     /// The defaults: [`Limits::default`], keepalive pings every 30 s, a 60 s idle timeout, a
-    /// 30 s write timeout, an 8 MiB write buffer cap, a 10 s close timeout, no subprotocols,
-    /// no compression.
+    /// 30 s write timeout, an 8 MiB write buffer cap, a 10 s close timeout, a 1 MiB, 500 ms
+    /// lingering close, no subprotocols, no compression.
     pub fn new() -> Self {
         Self::default()
     }
@@ -83,8 +91,13 @@ impl Config {
         self
     }
 
-    /// How long [`Conn::close`](crate::Conn::close) waits for the peer's Close frame before
-    /// dropping the connection anyway (default 10 s).
+    /// How long the closing of a connection may take, from the moment our Close frame is
+    /// queued (default 10 s): [`Conn::close`](crate::Conn::close) waiting for the peer's Close,
+    /// writing our Close to a peer that does not read, and the lingering close after it (see
+    /// [`linger_bytes`](Self::linger_bytes)). It bounds every closing phase whatever the
+    /// [`write_timeout`](Self::write_timeout), so `recv` returns the item that ended the
+    /// connection (the peer's Close, a protocol error, the idle timeout) at most this long
+    /// after our Close was queued.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
@@ -123,6 +136,30 @@ impl Config {
     /// 64 KiB queued and unwritten, `recv` already stops reading until the peer catches up.)
     pub fn max_write_buffer(mut self, bytes: usize) -> Self {
         self.max_write_buffer = bytes;
+        self
+    }
+
+    /// The lingering close, after a Close of ours the peer has not answered (a protocol error,
+    /// the idle timeout): the connection flushes, shuts the write side down, then reads and
+    /// discards up to about this much input (default 1 MiB) while the peer keeps sending. It
+    /// ends at end of stream, once the peer has been quiet for
+    /// [`linger_quiet`](Self::linger_quiet), and at the latest at the
+    /// [`close_timeout`](Self::close_timeout). A socket closed with unread input answers with
+    /// a TCP reset, which can destroy our Close frame before a peer that keeps sending has
+    /// read it; lingering lets it read the Close and its code. 1 MiB covers what a peer
+    /// typically has in flight (socket buffers) at the cost of reading it; 0 turns lingering
+    /// off. (After the peer's Close, which must be its last frame, only input already readable
+    /// is discarded: nothing waits for the peer.)
+    pub fn linger_bytes(mut self, bytes: usize) -> Self {
+        self.linger_bytes = bytes;
+        self
+    }
+
+    /// The lingering close ends once nothing has arrived for this long (default 500 ms): a
+    /// peer that stopped sending has had the time to read our Close. See
+    /// [`linger_bytes`](Self::linger_bytes).
+    pub fn linger_quiet(mut self, quiet: Duration) -> Self {
+        self.linger_quiet = quiet;
         self
     }
 
@@ -169,6 +206,8 @@ impl Default for Config {
             idle_timeout: Some(Self::DEFAULT_IDLE_TIMEOUT),
             write_timeout: Some(Self::DEFAULT_WRITE_TIMEOUT),
             max_write_buffer: Self::DEFAULT_MAX_WRITE_BUFFER,
+            linger_bytes: Self::DEFAULT_LINGER_BYTES,
+            linger_quiet: Self::DEFAULT_LINGER_QUIET,
             protocols: Arc::new([]),
             deflate: None,
         }

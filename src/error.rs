@@ -74,6 +74,32 @@ impl std::error::Error for Error {
     }
 }
 
+impl Error {
+    /// A copy, for reporting one error in two places (`Error` is not `Clone`: an IO error is
+    /// not). An IO error keeps its kind, OS error code and message; a JSON error (never the
+    /// end of a connection) becomes an IO error of kind `InvalidData` with its message.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::Protocol(e) => Self::Protocol(*e),
+            Self::UnexpectedEof => Self::UnexpectedEof,
+            Self::Closed => Self::Closed,
+            Self::CloseTimeout => Self::CloseTimeout,
+            Self::InvalidCloseCode(code) => Self::InvalidCloseCode(*code),
+            Self::ControlPayloadTooLong => Self::ControlPayloadTooLong,
+            Self::IdleTimeout => Self::IdleTimeout,
+            Self::ReadTimeout => Self::ReadTimeout,
+            Self::WriteTimeout => Self::WriteTimeout,
+            Self::WriteBufferFull => Self::WriteBufferFull,
+            #[cfg(feature = "json")]
+            Self::Json(e) => Self::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            Self::Io(e) => Self::Io(match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
+    }
+}
+
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
         Self::Protocol(e)

@@ -4,11 +4,13 @@
 //! buffer, lets the [`Decoder`] turn bytes into messages, answers pings and closes, and writes
 //! queued frames with as few (vectored) writes as possible.
 
+mod closing;
 mod futures;
 mod io;
 #[cfg(feature = "json")]
 mod json;
 mod read_pool;
+mod send_error;
 mod split;
 mod state;
 mod stream;
@@ -33,7 +35,8 @@ use crate::shutdown::{GracefulShutdown, Registration};
 
 pub use futures::{Flush, Recv, Send};
 pub use io::{BoxedIo, Io};
-pub use split::{ReadHalf, SendError, Sender, TrySendError};
+pub use send_error::{SendError, TrySendError};
+pub use split::{ReadHalf, Sender, SplitOptions};
 
 use state::{Phase, State};
 use timers::{TimerConfig, Timers};
@@ -96,11 +99,15 @@ where
             encoder: Encoder::new(role),
             phase: Phase::Open,
             close_sent: false,
+            shut: false,
+            linger_left: config.linger_bytes,
+            linger_wait: false,
             timers: Timers::new(TimerConfig {
                 ping_interval: config.ping_interval,
                 idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
                 close_timeout: config.close_timeout,
+                linger_quiet: config.linger_quiet,
             }),
             max_write_buffer: config.max_write_buffer,
             shutdown: None,
@@ -182,7 +189,17 @@ where
     /// frame, the reply is sent and the connection shut down before the `Close` message is
     /// returned; after that, and after any error, `recv` returns `None`. A protocol violation
     /// closes the connection with the matching code (1002, 1007 or 1009) and returns
-    /// [`Error::Protocol`].
+    /// [`Error::Protocol`]; the idle timeout closes with 1001 and returns
+    /// [`Error::IdleTimeout`].
+    ///
+    /// Before returning what ended the connection (the peer's `Close`, a protocol error, the
+    /// idle timeout), `recv` writes our Close, shuts the write side down and lingers: it reads
+    /// and discards input until the peer closes the connection, at most
+    /// [`Config::linger_bytes`] (1 MiB) of it, so that a peer that keeps sending still reads
+    /// our Close rather than a TCP reset. A peer that closes promptly costs one round trip; a
+    /// peer that neither closes nor stops sending delays the return by up to
+    /// [`Config::close_timeout`] (10 s) from when our Close was queued, whatever the
+    /// write timeout.
     ///
     /// Cancel safe: all progress is kept in the `Conn`, so `recv` can be used in
     /// `tokio::select!` without losing data.
@@ -249,7 +266,8 @@ where
 
     /// Closes the connection: sends a Close frame with `code` and `reason` (cut to 123 bytes),
     /// waits up to the close timeout for the peer's Close (discarding data that arrives first),
-    /// then shuts the connection down.
+    /// then shuts the connection down. The whole of it, lingering included (see
+    /// [`recv`](Self::recv)), takes at most [`Config::close_timeout`].
     ///
     /// Returns [`Error::CloseTimeout`] if the peer did not answer in time (the connection is
     /// shut down all the same), [`Error::InvalidCloseCode`] for a code that may not be sent.

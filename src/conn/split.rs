@@ -3,8 +3,9 @@
 //!
 //! The connection itself moves into a small driver task that reads (answering pings, running
 //! the close handshake, keepalive and timeouts, exactly as `recv` does) and writes what the
-//! senders queue. Reading stops when the read half has [`ReadHalf::CAPACITY`] messages waiting
-//! (backpressure towards the peer); senders wait when the send queue is full.
+//! senders queue. Reading stops when the read half has [`ReadHalf::CAPACITY`] messages, or
+//! [`SplitOptions::read_queue`] bytes of payload, waiting (backpressure towards the peer);
+//! senders wait when the send queue is full.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,10 +19,58 @@ use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Conn;
+use super::send_error::{SendError, TrySendError};
 use super::state::WRITE_HIGH_WATER;
 use crate::{CloseCode, CloseFrame, Error, Message, PreparedMessage};
 
 const INCOMING_CAPACITY: usize = ReadHalf::CAPACITY;
+
+/// The queue sizes of a [`split`](Conn::split) connection, for [`Conn::split_with`].
+///
+/// ```
+/// use tower_websocket::conn::SplitOptions;
+///
+/// let options = SplitOptions::new().send_queue(256 << 10).read_queue(4 << 20);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitOptions {
+    send_queue: usize,
+    read_queue: usize,
+}
+
+impl Default for SplitOptions {
+    /// [`Sender::DEFAULT_QUEUE`] (1 MiB) to send, [`ReadHalf::DEFAULT_QUEUE`] (1 MiB) received.
+    fn default() -> Self {
+        Self {
+            send_queue: Sender::DEFAULT_QUEUE,
+            read_queue: ReadHalf::DEFAULT_QUEUE,
+        }
+    }
+}
+
+impl SplitOptions {
+    /// The defaults; see [`Default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The send queue holds up to this much payload (default [`Sender::DEFAULT_QUEUE`],
+    /// 1 MiB); one message is always accepted into an empty queue, whatever its size.
+    pub fn send_queue(mut self, bytes: usize) -> Self {
+        self.send_queue = bytes;
+        self
+    }
+
+    /// Received messages wait for the read half up to this much payload (default
+    /// [`ReadHalf::DEFAULT_QUEUE`], 1 MiB) and at most [`ReadHalf::CAPACITY`] of them; past
+    /// either the driver stops reading until the read half catches up. One message is always
+    /// accepted, so the queue holds at most this much plus one message.
+    pub fn read_queue(mut self, bytes: usize) -> Self {
+        self.read_queue = bytes;
+        self
+    }
+}
 
 impl<T> Conn<T>
 where
@@ -39,9 +88,10 @@ where
     ///
     /// The connection moves into a spawned driver task, so pings are answered, keepalive pings
     /// sent and the close handshake completed while only the read half is polled, or while
-    /// neither is. If the read half lets [`ReadHalf::CAPACITY`] messages pile up, the driver
-    /// stops reading (and so stops answering pings) until it catches up; a dropped read half
-    /// discards incoming data. When the read half and every sender are dropped, the
+    /// neither is. If the read half lets [`ReadHalf::CAPACITY`] messages or
+    /// [`ReadHalf::DEFAULT_QUEUE`] bytes of payload pile up (see [`SplitOptions::read_queue`]),
+    /// the driver stops reading (and so stops answering pings) until it catches up; a dropped
+    /// read half discards incoming data. When the read half and every sender are dropped, the
     /// connection is closed with 1000.
     ///
     /// ```
@@ -64,7 +114,13 @@ where
     /// assert_eq!(reader.recv().await.unwrap().unwrap(), Message::text("hello"));
     /// # }
     /// ```
-    pub fn split_with_capacity(mut self, queue_bytes: usize) -> (ReadHalf, Sender) {
+    pub fn split_with_capacity(self, queue_bytes: usize) -> (ReadHalf, Sender) {
+        self.split_with(SplitOptions::new().send_queue(queue_bytes))
+    }
+
+    /// Splits the connection with the given queue sizes: see
+    /// [`split_with_capacity`](Self::split_with_capacity) and [`SplitOptions`].
+    pub fn split_with(mut self, options: SplitOptions) -> (ReadHalf, Sender) {
         let request = std::mem::replace(
             &mut self.state.request,
             http::Request::new(()).into_parts().0,
@@ -73,12 +129,14 @@ where
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 incoming: VecDeque::new(),
+                incoming_bytes: 0,
+                incoming_limit: options.read_queue,
                 reader_alive: true,
                 reader_waker: None,
                 outgoing: VecDeque::new(),
                 outgoing_bytes: 0,
                 conn_buffered: 0,
-                queue_limit: queue_bytes,
+                queue_limit: options.send_queue,
                 space_waiters: Vec::new(),
                 driver_waker: None,
                 senders: 1,
@@ -89,6 +147,7 @@ where
             conn: self,
             shared: shared.clone(),
             closing: false,
+            last_error: None,
         });
         let reader = ReadHalf {
             shared: shared.clone(),
@@ -112,6 +171,10 @@ impl Shared {
 
 struct Inner {
     incoming: VecDeque<Result<Message, Error>>,
+    /// Payload bytes in `incoming`.
+    incoming_bytes: usize,
+    /// The driver stops reading once `incoming_bytes` reaches this.
+    incoming_limit: usize,
     reader_alive: bool,
     reader_waker: Option<Waker>,
     outgoing: VecDeque<Outgoing>,
@@ -128,6 +191,26 @@ struct Inner {
 }
 
 impl Inner {
+    /// Whether the driver may read another message for the read half.
+    fn incoming_room(&self) -> bool {
+        !self.reader_alive
+            || self.incoming.is_empty()
+            || (self.incoming.len() < INCOMING_CAPACITY
+                && self.incoming_bytes < self.incoming_limit)
+    }
+
+    fn push_incoming(&mut self, item: Result<Message, Error>) {
+        self.incoming_bytes += incoming_len(&item);
+        self.incoming.push_back(item);
+        self.wake_reader();
+    }
+
+    fn pop_incoming(&mut self) -> Option<Result<Message, Error>> {
+        let item = self.incoming.pop_front()?;
+        self.incoming_bytes -= incoming_len(&item);
+        Some(item)
+    }
+
     fn wake_driver(&mut self) {
         if let Some(waker) = self.driver_waker.take() {
             waker.wake();
@@ -166,6 +249,10 @@ impl Inner {
     }
 }
 
+fn incoming_len(item: &Result<Message, Error>) -> usize {
+    item.as_ref().map_or(0, Message::payload_len)
+}
+
 /// Why [`Inner::enqueue`] did not take a message.
 enum Refused {
     Full(Outgoing),
@@ -200,6 +287,8 @@ struct Driver<T> {
     shared: Arc<Shared>,
     /// We queued a Close because nobody can use the connection any more.
     closing: bool,
+    /// The last error `recv` returned: why the connection ended, once `recv` returns `None`.
+    last_error: Option<Error>,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
@@ -261,7 +350,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
                 this.end(Some(error));
                 return Poll::Ready(());
             }
-            if this.conn.buffered() > 0 {
+            // Once the connection is closing, `poll_recv` writes (bounded by the close
+            // timeout) and yields what ended it; a flush here would end it first, with the
+            // close timeout, and the read half would never see why.
+            let open = this.conn.is_open();
+            if open && this.conn.buffered() > 0 {
                 if let Poll::Ready(Err(error)) = this.conn.poll_flush(cx) {
                     this.end(Some(error));
                     return Poll::Ready(());
@@ -270,21 +363,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Driver<T> {
             let room = {
                 let mut inner = this.shared.lock();
                 inner.conn_buffered = this.conn.buffered();
-                inner.incoming.len() < INCOMING_CAPACITY || !inner.reader_alive
+                // Closing yields one last item: let it through whatever the queue holds.
+                inner.incoming_room() || !open
             };
             if !room {
                 return Poll::Pending;
             }
             match this.conn.poll_recv(cx) {
                 Poll::Ready(Some(item)) => {
+                    if let Err(error) = &item {
+                        // The reader gets the error; the senders get a copy as the reason.
+                        this.last_error = Some(error.duplicate());
+                    }
                     let mut inner = this.shared.lock();
                     if inner.reader_alive {
-                        inner.incoming.push_back(item);
-                        inner.wake_reader();
+                        inner.push_incoming(item);
                     }
                 }
                 Poll::Ready(None) => {
-                    this.end(None);
+                    let reason = this.last_error.take();
+                    this.end(reason);
                     return Poll::Ready(());
                 }
                 Poll::Pending => return Poll::Pending,
@@ -305,6 +403,10 @@ impl ReadHalf {
     /// Messages received and not yet taken by the read half before the driver stops reading.
     pub const CAPACITY: usize = 16;
 
+    /// Default payload bytes received and not yet taken by the read half before the driver
+    /// stops reading (plus one message): see [`SplitOptions::read_queue`].
+    pub const DEFAULT_QUEUE: usize = 1 << 20;
+
     /// Receives the next message; `None` once the connection has closed.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.poll_recv(cx)).await
@@ -313,7 +415,7 @@ impl ReadHalf {
     /// Polls for the next message; see [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let mut inner = self.shared.lock();
-        if let Some(item) = inner.incoming.pop_front() {
+        if let Some(item) = inner.pop_incoming() {
             inner.wake_driver();
             return Poll::Ready(Some(item));
         }
@@ -348,6 +450,7 @@ impl Drop for ReadHalf {
         let mut inner = self.shared.lock();
         inner.reader_alive = false;
         inner.incoming.clear();
+        inner.incoming_bytes = 0;
         inner.wake_driver();
     }
 }
@@ -463,56 +566,3 @@ impl fmt::Debug for Sender {
             .finish_non_exhaustive()
     }
 }
-
-/// A message that could not be sent because the connection has ended.
-#[derive(Debug)]
-pub struct SendError {
-    /// The message, back to the caller.
-    pub message: Message,
-    reason: Option<Arc<Error>>,
-}
-
-impl SendError {
-    /// The error that ended the connection (e.g. [`Error::WriteTimeout`] when the peer stopped
-    /// reading), or `None` if it closed normally.
-    pub fn reason(&self) -> Option<&Error> {
-        self.reason.as_deref()
-    }
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.reason {
-            Some(reason) => write!(f, "WebSocket connection ended: {reason}"),
-            None => f.write_str("WebSocket connection is closed"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.reason
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// Why [`Sender::try_send`] did not queue the message.
-#[derive(Debug)]
-pub enum TrySendError {
-    /// The queue is full; the message is handed back.
-    Full(Message),
-    /// The connection has ended.
-    Closed(SendError),
-}
-
-impl fmt::Display for TrySendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full(_) => f.write_str("WebSocket send queue is full"),
-            Self::Closed(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for TrySendError {}

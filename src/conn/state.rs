@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use http::HeaderValue;
 use http::request::Parts;
 use std::future::Future as _;
+use std::ops::ControlFlow;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
@@ -15,9 +16,7 @@ use super::read_pool::{self, MIN_READ, READ_CHUNK};
 use super::timers::{Due, Timers, Wait};
 use crate::error::Error;
 use crate::proto::frame::MAX_CONTROL_PAYLOAD;
-use crate::proto::{
-    CloseCode, CloseFrame, Decoder, Encoder, Message, PreparedMessage, WriteBuffer,
-};
+use crate::proto::{CloseCode, Decoder, Encoder, Message, PreparedMessage, WriteBuffer};
 use crate::shutdown::Registration;
 
 /// How many queued chunks one vectored write takes at most.
@@ -29,6 +28,9 @@ const KEEP_WRITE_CAPACITY: usize = 2 * READ_CHUNK;
 
 /// The largest read-buffer growth step while the peer streams.
 const MAX_READ_CHUNK: u32 = 64 * 1024;
+
+/// What `recv` yields: a message, an error, or `None` at the end.
+type Item = Option<Result<Message, Error>>;
 
 /// With this much queued and the peer not reading, reading stops until the queue drains.
 pub(super) const WRITE_HIGH_WATER: usize = 64 * 1024;
@@ -46,6 +48,13 @@ pub(super) struct State<T> {
     pub(super) encoder: Encoder,
     pub(super) phase: Phase,
     pub(super) close_sent: bool,
+    /// While finishing: the write side is shut down (now lingering).
+    pub(super) shut: bool,
+    /// While lingering: how much more input may be read and discarded.
+    pub(super) linger_left: usize,
+    /// While finishing: wait for the peer to go quiet or close (our Close is unanswered),
+    /// rather than only drain what is readable now (the peer's Close has arrived).
+    pub(super) linger_wait: bool,
     pub(super) timers: Timers,
     /// `feed` fails (and the connection is dropped) once this much is queued.
     pub(super) max_write_buffer: usize,
@@ -66,7 +75,8 @@ enum Waited {
 pub(super) enum Phase {
     /// Reading messages.
     Open,
-    /// Done reading: flush what is queued, shut the write side, then yield the item.
+    /// Done reading, our Close queued: flush, shut the write side, linger, then yield the
+    /// item (see [`closing`](super::closing)).
     Finishing(Option<Result<Message, Error>>),
     /// Finished: `recv` yields `None`.
     Done,
@@ -86,11 +96,13 @@ where
             Message::Close(Some(frame)) if !frame.code.is_sendable() => {
                 return Err(Error::InvalidCloseCode(frame.code));
             }
-            Message::Close(_) => self.mark_close_sent(),
             _ => {}
         }
         self.ensure_room()?;
-        self.encoder.encode(&mut self.write_buf, message);
+        match message {
+            Message::Close(frame) => self.queue_close(frame),
+            message => self.encoder.encode(&mut self.write_buf, message),
+        }
         Ok(())
     }
 
@@ -128,21 +140,6 @@ where
         Ok(())
     }
 
-    fn mark_close_sent(&mut self) {
-        self.close_sent = true;
-        self.timers.close_sent();
-    }
-
-    /// Queues a Close frame of ours (unless one was sent).
-    fn start_close(&mut self, code: CloseCode, reason: &str) {
-        if !self.close_sent {
-            let frame = CloseFrame::new(code, reason);
-            self.encoder
-                .encode(&mut self.write_buf, Message::Close(Some(frame)));
-            self.mark_close_sent();
-        }
-    }
-
     /// What to do while a read waits: the next due timer event, or a shutdown request.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Waited> {
         if let Some(shutdown) = &self.shutdown {
@@ -158,60 +155,49 @@ where
             .map(Waited::Due)
     }
 
-    /// Acts on what [`poll_wait`](Self::poll_wait) returned; `Some` ends `recv` with it.
-    fn on_waited(&mut self, waited: Waited) -> Option<Poll<Option<Result<Message, Error>>>> {
+    /// Acts on what [`poll_wait`](Self::poll_wait) returned; `Break` ends `recv` with the item.
+    fn on_waited(&mut self, waited: Waited) -> ControlFlow<Item> {
         match waited {
             Waited::Shutdown => {
                 tracing::debug!("WebSocket server shutting down: closing with 1001");
                 self.start_close(CloseCode::GOING_AWAY, "server shutting down");
-                None
+                ControlFlow::Continue(())
             }
             Waited::Due(Due::Ping) => {
                 if !self.close_sent {
                     self.encoder
                         .encode(&mut self.write_buf, Message::Ping(bytes::Bytes::new()));
                 }
-                None
+                ControlFlow::Continue(())
             }
             Waited::Due(Due::Idle) => {
                 tracing::debug!("WebSocket idle timeout: closing with 1001");
                 self.start_close(CloseCode::GOING_AWAY, "idle timeout");
-                self.phase = Phase::Finishing(Some(Err(Error::IdleTimeout)));
-                None
+                self.finish_unanswered(Err(Error::IdleTimeout));
+                ControlFlow::Continue(())
             }
-            Waited::Due(Due::ReadDeadline) => Some(Poll::Ready(Some(Err(Error::ReadTimeout)))),
+            Waited::Due(Due::ReadDeadline) => ControlFlow::Break(Some(Err(Error::ReadTimeout))),
             Waited::Due(Due::Write) => {
                 tracing::debug!("WebSocket write timed out: dropping the connection");
                 self.phase = Phase::Done;
-                Some(Poll::Ready(Some(Err(Error::WriteTimeout))))
+                ControlFlow::Break(Some(Err(Error::WriteTimeout)))
             }
             Waited::Due(Due::Close) => {
                 tracing::debug!("WebSocket peer did not answer our Close in time");
                 self.phase = Phase::Done;
-                Some(Poll::Ready(Some(Err(Error::CloseTimeout))))
+                ControlFlow::Break(Some(Err(Error::CloseTimeout)))
             }
+            // Only a closing wait counts the linger time.
+            Waited::Due(Due::Linger) => ControlFlow::Continue(()),
         }
     }
 
-    pub(super) fn poll_recv(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Message, Error>>> {
+    /// Polls for the next message; see [`Conn::recv`](super::Conn::recv).
+    pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
         loop {
             match &self.phase {
                 Phase::Open => {}
-                Phase::Finishing(_) => {
-                    // Best effort: the peer may have gone already, or stopped reading (then
-                    // the write timeout ends the wait).
-                    if self.poll_finish(cx).is_pending() {
-                        ready!(self.timers.poll_due(cx, Wait::Write));
-                    }
-                    let Phase::Finishing(item) = std::mem::replace(&mut self.phase, Phase::Done)
-                    else {
-                        return Poll::Ready(None);
-                    };
-                    return Poll::Ready(item);
-                }
+                Phase::Finishing(_) => return self.poll_finishing(cx),
                 Phase::Done => return Poll::Ready(None),
             }
             match self.decoder.decode(&mut self.read_buf) {
@@ -223,86 +209,70 @@ where
                         }
                         return Poll::Ready(Some(Ok(message)));
                     }
-                    Message::Close(ref frame) => {
-                        tracing::debug!(code = ?frame.as_ref().map(|f| f.code), "WebSocket Close received");
-                        if !self.close_sent {
-                            // Echo the peer's code (RFC 6455 §5.5.1); no code for no code.
-                            let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                            self.encoder
-                                .encode(&mut self.write_buf, Message::Close(reply));
-                            self.close_sent = true;
-                        }
-                        self.phase = Phase::Finishing(Some(Ok(message)));
+                    Message::Close(frame) => {
+                        self.on_close_received(frame);
                         continue;
                     }
                     other => return Poll::Ready(Some(Ok(other))),
                 },
                 Ok(None) => {}
                 Err(error) => {
-                    tracing::debug!(%error, code = %error.close_code(), "WebSocket protocol error");
-                    if !self.close_sent {
-                        let frame = CloseFrame::new(error.close_code(), error.reason());
-                        self.encoder
-                            .encode(&mut self.write_buf, Message::Close(Some(frame)));
-                        self.close_sent = true;
-                    }
-                    self.phase = Phase::Finishing(Some(Err(Error::Protocol(error))));
+                    self.fail(error);
                     continue;
                 }
             }
-            // Nothing complete is buffered. Replies (to everything read so far, pongs) wait
-            // while more input is readable: the next read may complete more frames, and all
-            // replies then leave in one write. They are written when the read would block, or
-            // once the high-water mark is reached; if the peer is not reading by then, reading
-            // stops too: backpressure instead of unbounded buffering.
-            if self.write_buf.len() >= WRITE_HIGH_WATER {
-                match self.poll_write_queued(cx) {
-                    Poll::Ready(Err(e)) => {
-                        self.phase = Phase::Done;
-                        return Poll::Ready(Some(Err(Error::Io(e))));
-                    }
-                    Poll::Pending if self.write_buf.len() >= WRITE_HIGH_WATER => {
-                        let waited = ready!(self.poll_wait(cx));
-                        match self.on_waited(waited) {
-                            Some(end) => return end,
-                            None => continue,
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let read = match self.poll_read_more(cx) {
-                Poll::Ready(read) => read,
-                Poll::Pending => {
-                    if !self.write_buf.is_empty() {
-                        if let Poll::Ready(Err(e)) = self.poll_write_queued(cx) {
-                            self.phase = Phase::Done;
-                            return Poll::Ready(Some(Err(Error::Io(e))));
-                        }
-                    }
-                    let waited = ready!(self.poll_wait(cx));
-                    match self.on_waited(waited) {
-                        Some(end) => return end,
-                        None => continue,
-                    }
-                }
-            };
-            match read {
-                Ok(0) => {
-                    self.phase = Phase::Done;
-                    return Poll::Ready(if self.close_sent {
-                        None
-                    } else {
-                        Some(Err(Error::UnexpectedEof))
-                    });
-                }
-                Ok(_) => self.timers.activity(),
-                Err(e) => {
-                    self.phase = Phase::Done;
-                    return Poll::Ready(Some(Err(Error::Io(e))));
-                }
+            if let ControlFlow::Break(item) = ready!(self.poll_io(cx)) {
+                return Poll::Ready(item);
             }
         }
+    }
+
+    /// Nothing complete is buffered: write what must be written, read more, or wait.
+    ///
+    /// Replies (to everything read so far, pongs) wait while more input is readable: the next
+    /// read may complete more frames, and all replies then leave in one write. They are written
+    /// when the read would block, or once the high-water mark is reached; if the peer is not
+    /// reading by then, reading stops too: backpressure instead of unbounded buffering.
+    fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<ControlFlow<Item>> {
+        if self.write_buf.len() >= WRITE_HIGH_WATER {
+            match self.poll_write_queued(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(e)),
+                Poll::Pending if self.write_buf.len() >= WRITE_HIGH_WATER => {
+                    let waited = ready!(self.poll_wait(cx));
+                    return Poll::Ready(self.on_waited(waited));
+                }
+                _ => {}
+            }
+        }
+        let read = match self.poll_read_more(cx) {
+            Poll::Ready(read) => read,
+            Poll::Pending => {
+                if !self.write_buf.is_empty() {
+                    if let Poll::Ready(Err(e)) = self.poll_write_queued(cx) {
+                        return Poll::Ready(self.io_failed(e));
+                    }
+                }
+                let waited = ready!(self.poll_wait(cx));
+                return Poll::Ready(self.on_waited(waited));
+            }
+        };
+        Poll::Ready(match read {
+            Ok(0) => {
+                self.phase = Phase::Done;
+                let eof = (!self.close_sent).then_some(Err(Error::UnexpectedEof));
+                ControlFlow::Break(eof)
+            }
+            Ok(_) => {
+                self.timers.activity();
+                ControlFlow::Continue(())
+            }
+            Err(e) => self.io_failed(e),
+        })
+    }
+
+    fn io_failed(&mut self, error: std::io::Error) -> ControlFlow<Item> {
+        self.phase = Phase::Done;
+        ControlFlow::Break(Some(Err(Error::Io(error))))
     }
 
     /// Reads once into the read buffer, sized for the frame in progress.
@@ -314,9 +284,21 @@ where
         if idle && self.read_buf.capacity() == 0 {
             self.read_buf = read_pool::take();
         }
-        // Room for the rest of the frame in progress (one allocation for a large frame), and
-        // never less than MIN_READ.
-        let wanted = self.decoder.bytes_wanted(self.read_buf.len()).max(MIN_READ);
+        // Room for the rest of the frame in progress, but never more than a step ahead of
+        // what has arrived: a header announcing 16 MiB followed by a stall costs what was
+        // sent, not 16 MiB. The step is the larger of the streaming read size and what is
+        // buffered, so a large frame grows the buffer geometrically (O(log n) reallocations);
+        // once an eighth of the rest has arrived the rest is reserved at once, which saves
+        // the last, largest copies (at most 8 times what was sent, plus one read chunk).
+        let buffered = self.read_buf.len();
+        let rest = self.decoder.bytes_wanted(buffered);
+        let step = buffered.max(self.read_chunk as usize);
+        let wanted = if rest / 8 <= buffered {
+            rest
+        } else {
+            rest.min(step)
+        };
+        let wanted = wanted.max(MIN_READ);
         let mut spare = self.read_buf.capacity() - self.read_buf.len();
         if spare < wanted {
             self.read_buf.reserve(wanted.max(self.read_chunk as usize));
@@ -381,18 +363,15 @@ where
                 Error::Io(e)
             })),
             Poll::Pending => {
-                ready!(self.timers.poll_due(cx, Wait::Write));
-                tracing::debug!("WebSocket write timed out: dropping the connection");
+                let due = ready!(self.timers.poll_due(cx, Wait::Write));
                 self.phase = Phase::Done;
+                if due == Due::Close {
+                    tracing::debug!("WebSocket Close not written in time: dropping the connection");
+                    return Poll::Ready(Err(Error::CloseTimeout));
+                }
+                tracing::debug!("WebSocket write timed out: dropping the connection");
                 Poll::Ready(Err(Error::WriteTimeout))
             }
         }
-    }
-
-    /// Flushes what is queued and shuts down the write side (the server closes TCP first,
-    /// RFC 6455 §7.1.1).
-    pub(super) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        ready!(self.poll_write_queued(cx))?;
-        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }

@@ -1,5 +1,5 @@
 //! One timer per connection for everything time-based: keepalive pings, the idle timeout, the
-//! close timeout, read and write deadlines, and the write-stall timeout.
+//! close timeout, the lingering close, read and write deadlines, and the write-stall timeout.
 //!
 //! A single [`Sleep`], armed for the earliest of those deadlines, is polled only when the
 //! connection would otherwise wait. Reads record the time (one vDSO clock read per read
@@ -19,6 +19,7 @@ pub(super) struct TimerConfig {
     pub(super) idle_timeout: Option<Duration>,
     pub(super) write_timeout: Option<Duration>,
     pub(super) close_timeout: Duration,
+    pub(super) linger_quiet: Duration,
 }
 
 /// What came due.
@@ -34,6 +35,8 @@ pub(super) enum Due {
     Write,
     /// We sent a Close frame and the peer did not answer within the close timeout.
     Close,
+    /// Lingering after our Close, nothing arrived for the linger quiet time.
+    Linger,
 }
 
 /// What the connection is waiting for when it polls its timer.
@@ -43,6 +46,8 @@ pub(super) enum Wait {
     Read { writing: bool },
     /// A send or flush.
     Write,
+    /// The closing phase (flush, shutdown, linger): like `Write`, and the linger quiet time.
+    Closing,
 }
 
 /// A duration setting in milliseconds, 0 for none: 4 bytes instead of 16, since every idle
@@ -67,6 +72,7 @@ pub(super) struct Timers {
     idle_timeout: Millis,
     write_timeout: Millis,
     close_timeout: Millis,
+    linger_quiet: Millis,
     /// Whether keepalive (pings or the idle timeout) is still running.
     keepalive: bool,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -90,6 +96,8 @@ struct Rare {
     /// Since when writes have been stuck (queued bytes, socket not writable).
     write_stalled_since: Option<Instant>,
     close_sent_at: Option<Instant>,
+    /// While lingering: when the peer counts as quiet unless more arrives.
+    linger_until: Option<Instant>,
 }
 
 impl Timers {
@@ -100,6 +108,7 @@ impl Timers {
             idle_timeout: Millis::new(config.idle_timeout),
             write_timeout: Millis::new(config.write_timeout),
             close_timeout: Millis::new(Some(config.close_timeout)),
+            linger_quiet: Millis::new(Some(config.linger_quiet)),
             keepalive: config.ping_interval.is_some() || config.idle_timeout.is_some(),
             sleep: None,
             polled_with: None,
@@ -155,6 +164,12 @@ impl Timers {
         }
     }
 
+    /// Lingering: input arrived (or lingering starts), so the peer is not quiet yet.
+    pub(super) fn linger_input(&mut self) {
+        let quiet = self.linger_quiet.get().unwrap_or_default();
+        self.rare().linger_until = Some(Instant::now() + quiet);
+    }
+
     /// A write could not complete now.
     pub(super) fn write_stalled(&mut self) {
         if self.write_timeout.get().is_some() {
@@ -181,9 +196,39 @@ impl Timers {
         earliest(stall, self.rare_get(|r| r.write_deadline))
     }
 
-    /// Polls for the next due event while the connection waits. With `Wait::Write` (a send
-    /// or flush is stuck) only the write timeout and deadline count; with `Wait::Read` the
-    /// rest do, and the write ones too if `writing` (queued bytes are stuck as well).
+    /// The deadlines that count for `wait`. With `Wait::Write` (a send or flush is stuck) only
+    /// the write timeout and deadline and the close timeout count; `Wait::Closing` adds the
+    /// linger quiet time; with `Wait::Read` the rest do, and the write ones too if `writing`
+    /// (queued bytes are stuck as well). The close timeout counts in every wait once our Close
+    /// is queued.
+    fn deadlines(&self, wait: Wait) -> Deadlines {
+        let (reading, writing) = match wait {
+            Wait::Read { writing } => (true, writing),
+            Wait::Write | Wait::Closing => (false, true),
+        };
+        let close = self
+            .rare_get(|r| r.close_sent_at)
+            .zip(self.close_timeout.get())
+            .map(|(at, timeout)| at + timeout);
+        let linger = (wait == Wait::Closing)
+            .then(|| self.rare_get(|r| r.linger_until))
+            .flatten();
+        let (tick, read) = if reading {
+            (self.next_check(), self.rare_get(|r| r.read_deadline))
+        } else {
+            (None, None)
+        };
+        Deadlines {
+            tick,
+            read,
+            write: if writing { self.write_due() } else { None },
+            close,
+            linger,
+        }
+    }
+
+    /// Polls for the next due event while the connection waits; see
+    /// [`deadlines`](Self::deadlines) for what counts.
     pub(super) fn poll_due(&mut self, cx: &mut Context<'_>, wait: Wait) -> Poll<Due> {
         // The common case, once per wait of every message: armed for this kind of wait, for
         // this task, no deadline moved earlier, not fired.
@@ -195,26 +240,8 @@ impl Timers {
         }
         self.armed_for = None;
         loop {
-            let (reading, writing) = match wait {
-                Wait::Read { writing } => (true, writing),
-                Wait::Write => (false, true),
-            };
-            let close_due = self
-                .rare_get(|r| r.close_sent_at)
-                .filter(|_| reading)
-                .zip(self.close_timeout.get())
-                .map(|(at, timeout)| at + timeout);
-            let write_due = if writing { self.write_due() } else { None };
-            let (tick, read_deadline) = if reading {
-                (self.next_check(), self.rare_get(|r| r.read_deadline))
-            } else {
-                (None, None)
-            };
-            let next = [tick, read_deadline, write_due, close_due]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(next) = next else {
+            let deadlines = self.deadlines(wait);
+            let Some(next) = deadlines.next() else {
                 // Nothing to wait for (no keepalive, no deadline); an old timer may still be
                 // armed, and may wake the task once for nothing.
                 return Poll::Pending;
@@ -245,23 +272,32 @@ impl Timers {
                 return Poll::Pending;
             }
             self.polled_with = None;
-            let now = Instant::now();
-            if close_due.is_some_and(|due| due <= now) {
-                return Poll::Ready(Due::Close);
-            }
-            if write_due.is_some_and(|due| due <= now) {
-                return Poll::Ready(Due::Write);
-            }
-            if read_deadline.is_some_and(|due| due <= now) {
-                self.rare().read_deadline = None;
-                return Poll::Ready(Due::ReadDeadline);
-            }
-            if tick.is_some_and(|due| due <= now) {
-                if let Some(due) = self.tick(now) {
-                    return Poll::Ready(due);
-                }
+            if let Some(due) = self.due(&deadlines, Instant::now()) {
+                return Poll::Ready(due);
             }
         }
+    }
+
+    /// What is due by `now` among `deadlines`, most urgent first.
+    fn due(&mut self, deadlines: &Deadlines, now: Instant) -> Option<Due> {
+        let passed = |deadline: Option<Instant>| deadline.is_some_and(|due| due <= now);
+        if passed(deadlines.close) {
+            return Some(Due::Close);
+        }
+        if passed(deadlines.write) {
+            return Some(Due::Write);
+        }
+        if passed(deadlines.linger) {
+            return Some(Due::Linger);
+        }
+        if passed(deadlines.read) {
+            self.rare().read_deadline = None;
+            return Some(Due::ReadDeadline);
+        }
+        if passed(deadlines.tick) {
+            return self.tick(now);
+        }
+        None
     }
 
     /// A keepalive check: idle too long, or time for a ping?
@@ -276,6 +312,24 @@ impl Timers {
             self.last_ping = now;
         }
         ping_due.then_some(Due::Ping)
+    }
+}
+
+/// The deadlines one wait counts (see [`Timers::deadlines`]).
+struct Deadlines {
+    tick: Option<Instant>,
+    read: Option<Instant>,
+    write: Option<Instant>,
+    close: Option<Instant>,
+    linger: Option<Instant>,
+}
+
+impl Deadlines {
+    fn next(&self) -> Option<Instant> {
+        [self.tick, self.read, self.write, self.close, self.linger]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }
 

@@ -291,8 +291,10 @@ fn inflate_into(
             if out.len() > max {
                 return Err(ProtocolError::MessageTooLarge);
             }
-            // Grow by doubling, but never past one byte over the limit.
-            let room = out.capacity().max(64).min(max + 1 - out.len());
+            // Grow by doubling, but never past one byte over the limit (saturating: the limit
+            // may be `usize::MAX`, and `out.len() <= max` here).
+            let room =
+                (out.capacity().max(64)).min(max.saturating_add(1).saturating_sub(out.len()));
             out.reserve_exact(room);
         }
         let consumed = (decompress.total_in() - start) as usize;
@@ -444,6 +446,19 @@ mod tests {
         // The server side is never asked for 8 (negotiation declines it), and 9 compresses.
         let server = params(false, false, 9, 8).deflater(Role::Server, &config);
         assert!(server.wants(0));
+    }
+
+    #[test]
+    fn no_limit_at_all_does_not_overflow() {
+        // `max_message_size(usize::MAX)`: the growth step must not compute `max + 1`.
+        let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
+        let message = b"abc".repeat(10_000);
+        let c = d.compress(&message).unwrap();
+        assert_eq!(i.decompress(&c, usize::MAX).unwrap(), message);
+        assert_eq!(
+            i.decompress(&d.compress(b"").unwrap(), usize::MAX).unwrap(),
+            Bytes::new()
+        );
     }
 
     #[test]
