@@ -199,7 +199,9 @@
 //! | [`Limits::max_frame_size`] | 16 MiB |
 //! | [`Limits::max_message_size`] | 16 MiB |
 //! | [`Limits::max_fragments`] | 131,072 per message |
-//! | [`Config::close_timeout`] | 10 s (also bounds the wait after a Close we sent) |
+//! | [`Config::close_timeout`] | 10 s: bounds every closing phase (the wait for the peer's Close, writing ours, the linger), whatever the write timeout |
+//! | [`Config::linger_bytes`] | 1 MiB read and discarded at most after a Close of ours the peer has not answered, so it reads our Close instead of a TCP reset |
+//! | [`Config::linger_quiet`] | 500 ms: the linger ends once nothing arrives for this long (or at EOF) |
 //! | [`Config::ping_interval`] | 30 s: a Ping when nothing arrived for that long |
 //! | [`Config::idle_timeout`] | 60 s: nothing arrived (not even a Pong) → close 1001, [`Error::IdleTimeout`] |
 //! | [`Config::write_timeout`] | 30 s without write progress → dropped, [`Error::WriteTimeout`] |
@@ -208,6 +210,9 @@
 //! Everything time-based runs on one timer per connection, polled only while the connection
 //! waits. A slow reader cannot make the server buffer without bound: at 64 KiB queued,
 //! `recv` stops reading until the peer catches up, and the write timeout ends the wait.
+//! Memory follows what a peer sent, not what it announced: the read buffer grows with the
+//! bytes that arrive (at most 8× what was sent of a frame), so a header that declares 16 MiB
+//! costs what came after it.
 //!
 //! # Using the connection
 //!
@@ -218,7 +223,9 @@
 //!   [`Conn::set_read_deadline`], [`Conn::set_write_deadline`].
 //! - **Several writers**: [`Conn::split`] gives a [`ReadHalf`] and a cloneable [`Sender`] with
 //!   a bounded queue ([`Sender::send`] waits for room, [`Sender::try_send`] does not,
-//!   [`Sender::buffered`] says how much waits). A small driver task keeps answering pings
+//!   [`Sender::buffered`] says how much waits); the read half's queue is bounded too (16
+//!   messages and 1 MiB, [`SplitOptions`]), and [`SendError::reason`] says why a connection
+//!   ended. A small driver task keeps answering pings
 //!   and runs the close handshake even while nobody reads or writes.
 //! - **Broadcast**: a [`PreparedMessage`] is encoded (and compressed) once and its frame
 //!   shared by every connection it is sent to. With a `tokio::sync::broadcast` channel as the
@@ -299,7 +306,7 @@ mod upgrade;
 
 pub use body::UpgradeBody;
 pub use config::Config;
-pub use conn::{BoxedIo, Conn, ReadHalf, SendError, Sender, TrySendError};
+pub use conn::{BoxedIo, Conn, ReadHalf, SendError, Sender, SplitOptions, TrySendError};
 pub use error::Error;
 pub use future::ResponseFuture;
 pub use handler::{Handler, HandlerOutput};
