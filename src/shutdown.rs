@@ -108,6 +108,7 @@ impl GracefulShutdown {
             shutdown: Some(Entry {
                 inner: self.inner.clone(),
                 id,
+                stored: None,
             }),
             slot: None,
         }
@@ -143,6 +144,9 @@ pub(crate) struct Registration {
 struct Entry {
     inner: Arc<Inner>,
     id: u64,
+    /// The waker last stored in the map: a connection's task keeps its waker, so checking it
+    /// here spares a lock and a hash lookup on every wait.
+    stored: Option<Waker>,
 }
 
 impl Registration {
@@ -156,21 +160,23 @@ impl Registration {
         (self.shutdown.as_ref()).is_some_and(|entry| entry.inner.triggered.load(Ordering::SeqCst))
     }
 
-    /// Remembers the task to wake on shutdown (called when the connection waits).
-    pub(crate) fn register_waker(&self, waker: &Waker) {
-        let Some(entry) = &self.shutdown else {
+    /// Remembers the task to wake on shutdown (called when the connection waits, so once per
+    /// message: only a changed waker takes the lock).
+    pub(crate) fn register_waker(&mut self, waker: &Waker) {
+        let Some(entry) = &mut self.shutdown else {
             return;
         };
-        let mut conns = entry.inner.lock();
-        if let Some(current) = conns.get_mut(&entry.id) {
-            if !current.will_wake(waker) {
-                current.clone_from(waker);
-            }
+        if entry.stored.as_ref().is_some_and(|stored| stored.will_wake(waker)) {
+            return;
         }
+        if let Some(current) = entry.inner.lock().get_mut(&entry.id) {
+            current.clone_from(waker);
+        }
+        entry.stored = Some(waker.clone());
     }
 
     /// Resolves once the shutdown is triggered (never without one).
-    pub(crate) async fn triggered(&self) {
+    pub(crate) async fn triggered(&mut self) {
         std::future::poll_fn(|cx| {
             self.register_waker(cx.waker());
             // Checked after registering, so a trigger in between is not missed.

@@ -49,7 +49,7 @@ pub(crate) fn spawn_connection<H: Handler>(
     let Accepted {
         protocol,
         deflate,
-        registration,
+        mut registration,
     } = accepted;
     let span = tracing::debug_span!(
         "websocket",
@@ -59,7 +59,7 @@ pub(crate) fn spawn_connection<H: Handler>(
     );
     let task_span = span.clone();
     let task = async move {
-        let Some(upgraded) = await_upgrade(on_upgrade, request, &registration, &hooks).await else {
+        let Some(upgraded) = await_upgrade(on_upgrade, request, &mut registration, &hooks).await else {
             return;
         };
         let (upgraded, request) = upgraded;
@@ -93,7 +93,7 @@ pub(crate) fn spawn_connection<H: Handler>(
 async fn await_upgrade(
     on_upgrade: OnUpgrade,
     request: Parts,
-    registration: &Registration,
+    registration: &mut Registration,
     hooks: &Hooks,
 ) -> Option<(Upgraded, Parts)> {
     let timeout = hooks.upgrade_timeout.0;

@@ -142,7 +142,7 @@ where
 
     /// What to do while a read waits: the next due timer event, or a shutdown request.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Waited> {
-        if let Some(shutdown) = &self.shutdown {
+        if let Some(shutdown) = &mut self.shutdown {
             shutdown.register_waker(cx.waker());
             // Checked after registering, so a trigger in between is not missed.
             if shutdown.is_triggered() && !self.close_sent {

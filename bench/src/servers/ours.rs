@@ -1,5 +1,5 @@
-//! tower-websocket: `WebSocketUpgradeLayer` around a 404 service, served by hyper-util's auto
-//! builder with upgrades (as in the crate docs and `examples/autobahn_server.rs`).
+//! tower-websocket: `WebSocketUpgradeLayer` around a 404 service, served by the crate's
+//! `server::serve` with its defaults (as in the README, the crate docs and the examples).
 //!
 //! The handler queues each echo with `feed`; `recv` flushes everything queued before it waits on
 //! the socket, so the replies to all frames of one read leave in one write.
@@ -11,12 +11,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{Layer, service_fn};
-use tower_websocket::{Conn, WebSocketUpgradeLayer};
+use tower_websocket::{Conn, WebSocketUpgradeLayer, server};
 
 pub async fn run(listener: TcpListener) -> io::Result<()> {
     let not_found = service_fn(|_request: Request<Incoming>| async {
@@ -25,15 +22,7 @@ pub async fn run(listener: TcpListener) -> io::Result<()> {
         Ok::<_, Infallible>(response)
     });
     let service = WebSocketUpgradeLayer::new(echo).layer(not_found);
-    crate::accept_loop(listener, move |stream| {
-        let service = TowerToHyperService::new(service.clone());
-        async move {
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .await;
-        }
-    })
-    .await
+    server::serve(listener, service).await
 }
 
 async fn echo(mut conn: Conn) {
