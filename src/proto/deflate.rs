@@ -291,8 +291,12 @@ fn inflate_into(
             if out.len() > max {
                 return Err(ProtocolError::MessageTooLarge);
             }
-            // Grow by doubling, but never past one byte over the limit.
-            let room = out.capacity().max(64).min(max + 1 - out.len());
+            // Grow by doubling, but never past one byte over the limit (`out.len() <= max`
+            // here; saturating, as `max` may be `usize::MAX`).
+            let room = out
+                .capacity()
+                .max(64)
+                .min((max - out.len()).saturating_add(1));
             out.reserve_exact(room);
         }
         let consumed = (decompress.total_in() - start) as usize;
@@ -444,6 +448,21 @@ mod tests {
         // The server side is never asked for 8 (negotiation declines it), and 9 compresses.
         let server = params(false, false, 9, 8).deflater(Role::Server, &config);
         assert!(server.wants(0));
+    }
+
+    #[test]
+    fn no_limit_does_not_overflow_the_growth_bound() {
+        // Found by the `decoder_deflate` fuzzer: with `Limits::max_message_size(usize::MAX)`
+        // (no limit), growing the output past its first allocation computed `max + 1`, which
+        // overflowed (a panic with overflow checks on).
+        let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
+        let m = vec![b'a'; 1000];
+        let c = d.compress(&m).unwrap();
+        assert!(
+            c.len() * 2 < 64,
+            "the output must outgrow its first allocation"
+        );
+        assert_eq!(i.decompress(&c, usize::MAX).unwrap(), m);
     }
 
     #[test]
