@@ -450,7 +450,8 @@ mod tests {
 
     #[test]
     fn no_limit_at_all_does_not_overflow() {
-        // `max_message_size(usize::MAX)`: the growth step must not compute `max + 1`.
+        // `max_message_size(usize::MAX)`: the growth step must not compute `max + 1`. (Also
+        // found independently by the `decoder_deflate` fuzzer.)
         let (mut d, mut i) = pair(params(false, false, 15, 15), DeflateConfig::default());
         let message = b"abc".repeat(10_000);
         let c = d.compress(&message).unwrap();
