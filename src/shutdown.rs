@@ -166,7 +166,11 @@ impl Registration {
         let Some(entry) = &mut self.shutdown else {
             return;
         };
-        if entry.stored.as_ref().is_some_and(|stored| stored.will_wake(waker)) {
+        if entry
+            .stored
+            .as_ref()
+            .is_some_and(|stored| stored.will_wake(waker))
+        {
             return;
         }
         if let Some(current) = entry.inner.lock().get_mut(&entry.id) {

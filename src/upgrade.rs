@@ -59,7 +59,8 @@ pub(crate) fn spawn_connection<H: Handler>(
     );
     let task_span = span.clone();
     let task = async move {
-        let Some(upgraded) = await_upgrade(on_upgrade, request, &mut registration, &hooks).await else {
+        let Some(upgraded) = await_upgrade(on_upgrade, request, &mut registration, &hooks).await
+        else {
             return;
         };
         let (upgraded, request) = upgraded;
