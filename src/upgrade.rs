@@ -59,11 +59,15 @@ pub(crate) fn spawn_connection<H: Handler>(
     );
     let task_span = span.clone();
     let task = async move {
-        let Some(upgraded) = await_upgrade(on_upgrade, request, &mut registration, &hooks).await
-        else {
-            return;
+        // Boxed: the wait (a timer, the shutdown watch) is over once the connection is handed
+        // over, and would otherwise stay part of the task's allocation for the connection's
+        // whole life.
+        let wait = Box::pin(await_upgrade(on_upgrade, &mut registration, &hooks));
+        let upgraded = match wait.await {
+            Ok(upgraded) => upgraded,
+            Err(Some(error)) => return report_failed_upgrade(request, error, &hooks),
+            Err(None) => return,
         };
-        let (upgraded, request) = upgraded;
         let (io, read_buf, peer) = into_io(upgraded);
         if let Some(peer) = peer {
             task_span.record("peer", tracing::field::display(peer));
@@ -90,48 +94,47 @@ pub(crate) fn spawn_connection<H: Handler>(
 }
 
 /// Waits for hyper to hand the connection over, at most the upgrade timeout, and not past the
-/// start of a graceful shutdown. `None` when it did not happen (reported as it deserves).
+/// start of a graceful shutdown: `Err(Some(..))` if hyper failed to, `Err(None)` if the wait
+/// was given up.
 async fn await_upgrade(
     on_upgrade: OnUpgrade,
-    request: Parts,
     registration: &mut Registration,
     hooks: &Hooks,
-) -> Option<(Upgraded, Parts)> {
+) -> Result<Upgraded, Option<hyper::Error>> {
     let timeout = hooks.upgrade_timeout.0;
-    let upgraded = tokio::select! {
-        upgraded = tokio::time::timeout(timeout, on_upgrade) => upgraded,
+    tokio::select! {
+        upgraded = tokio::time::timeout(timeout, on_upgrade) => match upgraded {
+            Ok(upgraded) => upgraded.map_err(Some),
+            Err(_elapsed) => {
+                tracing::debug!(
+                    ?timeout,
+                    "the connection was not handed over within the upgrade timeout; dropping it"
+                );
+                Err(None)
+            }
+        },
         () = registration.triggered() => {
             tracing::debug!("shutting down before the connection was handed over; dropping it");
-            return None;
-        }
-    };
-    match upgraded {
-        Ok(Ok(upgraded)) => Some((upgraded, request)),
-        Ok(Err(error)) => {
-            // hyper's "user" errors are the server's: here, connections served without
-            // upgrades. Anything else (the peer left, the write of the 101 failed) is the peer's.
-            let misconfigured = error.is_user();
-            let failure = FailedUpgrade::after_response(request, error);
-            let path = failure.request().uri.path();
-            if misconfigured {
-                // The server was built without upgrades: an operator's mistake, not a peer's.
-                tracing::error!(path, "{failure}");
-            } else {
-                // Typically the peer left right after the 101: not worth more than debug.
-                tracing::debug!(path, "{failure}");
-            }
-            hooks.failed_upgrade(failure);
-            None
-        }
-        Err(_elapsed) => {
-            tracing::debug!(
-                path = request.uri.path(),
-                ?timeout,
-                "the connection was not handed over within the upgrade timeout; dropping it"
-            );
-            None
+            Err(None)
         }
     }
+}
+
+/// hyper answered the upgrade with an error: logged as it deserves, and passed to the hook.
+fn report_failed_upgrade(request: Parts, error: hyper::Error, hooks: &Hooks) {
+    // hyper's "user" errors are the server's: here, connections served without upgrades.
+    // Anything else (the peer left, the write of the 101 failed) is the peer's.
+    let misconfigured = error.is_user();
+    let failure = FailedUpgrade::after_response(request, error);
+    let path = failure.request().uri.path();
+    if misconfigured {
+        // The server was built without upgrades: an operator's mistake, not a peer's.
+        tracing::error!(path, "{failure}");
+    } else {
+        // Typically the peer left right after the 101: not worth more than debug.
+        tracing::debug!(path, "{failure}");
+    }
+    hooks.failed_upgrade(failure);
 }
 
 /// Runs the handler, reporting its error (debug) or panic (error: a bug in the handler).
