@@ -15,8 +15,13 @@ use http::request::Parts;
 /// Rebuilds `parts.uri` and the header values over one freshly allocated buffer. The values are
 /// replaced in place, so names, order, repeated headers and the map itself are kept (no
 /// rehashing, no second map); sensitivity flags are carried over; method, version and extensions
-/// are untouched.
+/// are untouched (an empty extension map is freed).
 pub(crate) fn detach(parts: &mut Parts) {
+    // hyper's `OnUpgrade` and serve's shutdown handle were taken out: an emptied map is
+    // freed rather than kept by every idle connection.
+    if parts.extensions.is_empty() {
+        parts.extensions = http::Extensions::new();
+    }
     let values: usize = parts.headers.values().map(|v| v.len()).sum();
     let mut buf = BytesMut::with_capacity(values + parts.uri.path().len() + 64);
     let uri_start = buf.len();

@@ -96,9 +96,10 @@ where
         } else {
             handshake::validate(&parts, &self.config.protocols)
         };
-        // The layer's own shutdown handle, or the one `server::serve` puts in the request.
-        let shutdown = (self.hooks.shutdown.clone())
-            .or_else(|| parts.extensions.get::<GracefulShutdown>().cloned());
+        // The layer's own shutdown handle, or the one `server::serve` puts in the request
+        // (taken out: the connection keeps the request for its whole life).
+        let served = parts.extensions.remove::<GracefulShutdown>();
+        let shutdown = self.hooks.shutdown.clone().or(served);
         let checked = validated.and_then(|accept| {
             self.hooks.origin.check(&parts)?;
             if shutdown
