@@ -77,6 +77,14 @@ async fn wait_closed(mut stream: TcpStream, limit: Duration) -> Duration {
     }
 }
 
+/// Runs the close handshake from the client side and waits for the server to close TCP.
+async fn close_cleanly(mut ws: TcpStream) {
+    let close = masked_frame(true, OpCode::Close, &close_payload(1000, b""));
+    write_raw(&mut ws, &close).await;
+    assert_eq!(read_frame(&mut ws).await.close_code(), 1000);
+    expect_eof(&mut ws).await;
+}
+
 #[tokio::test]
 async fn slowloris_clients_are_dropped_within_the_header_read_timeout() {
     let timeout = Duration::from_millis(800);
@@ -154,7 +162,7 @@ async fn over_max_connections_accepting_pauses_until_one_closes() {
     })
     .await;
     // Two WebSockets hold both places (they count after leaving hyper, until they close).
-    let mut first = raw_handshake(running.addr, "/ws").await;
+    let first = raw_handshake(running.addr, "/ws").await;
     let mut second = raw_handshake(running.addr, "/ws").await;
     let mut third = connect(running.addr).await;
     write_raw(&mut third, handshake_request("/ws", &[]).as_bytes()).await;
@@ -165,14 +173,7 @@ async fn over_max_connections_accepting_pauses_until_one_closes() {
         "a third connection was served over the cap: {early:?}"
     );
     // One closes: the waiting connection is accepted and served.
-    write_raw(
-        &mut first,
-        &masked_frame(true, OpCode::Close, &close_payload(1000, b"")),
-    )
-    .await;
-    assert_eq!(read_frame(&mut first).await.close_code(), 1000);
-    expect_eof(&mut first).await;
-    drop(first);
+    close_cleanly(first).await;
     let head = read_response_head(&mut third).await;
     assert_eq!(head.status, 101, "{head:?}");
     for ws in [&mut second, &mut third] {
@@ -184,7 +185,7 @@ async fn over_max_connections_accepting_pauses_until_one_closes() {
 #[tokio::test]
 async fn layer_max_connections_answers_503_with_retry_after() {
     let addr = spawn_server(WebSocketUpgradeLayer::new(echo).max_connections(1)).await;
-    let mut first = raw_handshake(addr, "/ws").await;
+    let first = raw_handshake(addr, "/ws").await;
     let (head, body) = http_exchange(addr, &handshake_request("/ws", &[])).await;
     assert_eq!(head.status, 503, "{head:?}");
     assert_eq!(head.header("retry-after"), Some("1"));
@@ -193,14 +194,7 @@ async fn layer_max_connections_answers_503_with_retry_after() {
     let (head, _) = http_exchange(addr, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(head.status, 200);
     // Once the first closes, its place is free again.
-    write_raw(
-        &mut first,
-        &masked_frame(true, OpCode::Close, &close_payload(1000, b"")),
-    )
-    .await;
-    assert_eq!(read_frame(&mut first).await.close_code(), 1000);
-    expect_eof(&mut first).await;
-    drop(first);
+    close_cleanly(first).await;
     let admitted = within("a place under the cap", async {
         loop {
             let mut stream = connect(addr).await;

@@ -50,6 +50,19 @@ async fn spawn_swallowing<H: tower_websocket::Handler>(
     spawn_holding(layer, Arc::new(Notify::new())).await
 }
 
+/// Sends a handshake and waits until the layer has answered it `101` (which the middleware
+/// holds back); the client, to keep the connection open.
+async fn send_handshake(
+    addr: SocketAddr,
+    statuses: &mut mpsc::UnboundedReceiver<StatusCode>,
+) -> tokio::net::TcpStream {
+    let mut client = connect(addr).await;
+    write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
+    let status = within("the 101", statuses.recv()).await;
+    assert_eq!(status, Some(StatusCode::SWITCHING_PROTOCOLS));
+    client
+}
+
 async fn live_drops_to_zero(shutdown: &GracefulShutdown, within_time: Duration) -> bool {
     tokio::time::timeout(within_time, async {
         while shutdown.live_connections() > 0 {
@@ -67,12 +80,7 @@ async fn a_connection_never_handed_over_is_dropped_after_the_upgrade_timeout() {
         .graceful_shutdown(&shutdown)
         .upgrade_timeout(Duration::from_millis(300));
     let (addr, mut statuses) = spawn_swallowing(layer).await;
-    let mut client = connect(addr).await;
-    write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
-    assert_eq!(
-        within("the 101", statuses.recv()).await,
-        Some(StatusCode::SWITCHING_PROTOCOLS)
-    );
+    let _client = send_handshake(addr, &mut statuses).await;
     assert_eq!(shutdown.live_connections(), 1, "counted from the 101 on");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(shutdown.live_connections(), 1, "dropped before its timeout");
@@ -87,12 +95,7 @@ async fn a_graceful_shutdown_ends_the_wait_for_the_upgrade() {
     let shutdown = GracefulShutdown::new();
     let layer = WebSocketUpgradeLayer::new(echo).graceful_shutdown(&shutdown);
     let (addr, mut statuses) = spawn_swallowing(layer).await;
-    let mut client = connect(addr).await;
-    write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
-    assert_eq!(
-        within("the 101", statuses.recv()).await,
-        Some(StatusCode::SWITCHING_PROTOCOLS)
-    );
+    let _client = send_handshake(addr, &mut statuses).await;
     assert_eq!(shutdown.live_connections(), 1);
     // The default upgrade timeout is 10 s; the shutdown does not wait for it.
     let all_closed = within("shutdown", shutdown.shutdown(Duration::from_secs(2))).await;
@@ -112,12 +115,7 @@ async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
     let release = Arc::new(Notify::new());
     let (addr, mut statuses) = spawn_holding(layer, release.clone()).await;
     let before = errors::lines().len();
-    let mut client = connect(addr).await;
-    write_raw(&mut client, handshake_request("/ws", &[]).as_bytes()).await;
-    assert_eq!(
-        within("the 101", statuses.recv()).await,
-        Some(StatusCode::SWITCHING_PROTOCOLS)
-    );
+    let client = send_handshake(addr, &mut statuses).await;
     // The client resets the connection; only then does hyper get the 101 to write.
     client.set_zero_linger().unwrap();
     drop(client);
