@@ -68,6 +68,18 @@ async fn one_connection_server(
 
 /// A client floods the server with 300,000 empty fragments (over `max_fragments`) without
 /// pausing to read; it must still read the server's Close 1009, not a connection reset.
+/// The server task saw exactly one item: the protocol error for the fragment flood.
+async fn expect_too_many_fragments(server: tokio::task::JoinHandle<Seen>) {
+    let seen = within("server end", server).await.expect("server task");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0]
+            .as_ref()
+            .is_err_and(|e| e.contains("TooManyFragments")),
+        "{seen:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flooding_client_reads_the_close_frame_not_a_reset() {
     const FRAGMENTS: usize = 300_000;
@@ -112,14 +124,7 @@ async fn flooding_client_reads_the_close_frame_not_a_reset() {
     .await;
     assert!(close.len() >= 2, "Close without a code");
     assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1009);
-    let seen = within("server end", server).await.expect("server task");
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(
-        seen[0]
-            .as_ref()
-            .is_err_and(|e| e.contains("TooManyFragments")),
-        "{seen:?}"
-    );
+    expect_too_many_fragments(server).await;
     writer.abort();
 }
 
@@ -173,14 +178,7 @@ async fn client_that_reads_only_after_its_flood_still_gets_the_close() {
     assert_eq!(u16::from_be_bytes([close[0], close[1]]), 1009);
     assert_eq!(pongs, 131, "one pong per ping before the error");
     drop((read, write));
-    let seen = within("server end", server).await.expect("server task");
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(
-        seen[0]
-            .as_ref()
-            .is_err_and(|e| e.contains("TooManyFragments")),
-        "{seen:?}"
-    );
+    expect_too_many_fragments(server).await;
 }
 
 /// A server config whose writes may block forever: only the close timeout can end a close.
