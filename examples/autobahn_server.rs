@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use tower::{Layer, service_fn};
-use tower_websocket::{Config, Conn, DeflateConfig, WebSocketUpgradeLayer, server};
+use tower_websocket::{Conn, DeflateConfig, WebSocketUpgradeLayer, server};
 
 async fn echo(mut conn: Conn) {
     while let Some(Ok(message)) = conn.recv().await {
@@ -33,9 +33,8 @@ async fn main() -> std::io::Result<()> {
         *response.status_mut() = StatusCode::NOT_FOUND;
         Ok::<_, Infallible>(response)
     });
-    let config = Config::new().deflate(DeflateConfig::new().threshold(0));
     let service = WebSocketUpgradeLayer::new(echo)
-        .config(config)
+        .deflate(DeflateConfig::new().threshold(0))
         .layer(not_found);
     server::serve(listener, service)
         .with_graceful_shutdown(support::ctrl_c())

@@ -395,12 +395,12 @@ pub fn app(room: Room) -> WebSocketUpgrade<Pages, impl Handler> {
     let config = Config::new()
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .write_timeout(Some(SEND_TIMEOUT))
-        // Browsers offer permessage-deflate; compress chat lines over 256 bytes.
-        .deflate(DeflateConfig::new().threshold(256));
+        .write_timeout(Some(SEND_TIMEOUT));
     WebSocketUpgradeLayer::new(move |conn| chat(room.clone(), conn))
         .path("/ws")
         .config(config)
+        // Browsers offer permessage-deflate; compress chat lines over 256 bytes.
+        .deflate(DeflateConfig::new().threshold(256))
         .layer(service_fn(page as fn(_) -> _))
 }
 

@@ -157,7 +157,7 @@
 //!   `:authority`), else `403`; requests without `Origin` (not browsers) pass. Add trusted
 //!   origins, replace the rule with a predicate, or opt out with
 //!   `OriginPolicy::allow_any_origin()`.
-//! - **Subprotocols**: [`Config::protocols`] is the server's preference list (the first one
+//! - **Subprotocols**: [`protocols`](WebSocketUpgradeLayer::protocols) is the server's preference list (the first one
 //!   the client offered wins); the accept hook sees the client's ordered offer and may choose
 //!   another offered one. A protocol the client did not offer is never answered. The choice is
 //!   [`Conn::protocol`].
@@ -287,34 +287,22 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
-mod body;
-mod config;
 pub mod conn;
-mod detach;
-mod error;
-mod future;
-mod handler;
 pub mod handshake;
-mod hooks;
-mod layer;
+pub mod layer;
 pub mod proto;
 #[cfg(feature = "server")]
 pub mod server;
-mod service;
-mod shutdown;
-mod upgrade;
 
-pub use body::UpgradeBody;
-pub use config::Config;
-pub use conn::{BoxedIo, Conn, ReadHalf, SendError, Sender, SplitOptions, TrySendError};
-pub use error::Error;
-pub use future::ResponseFuture;
-pub use handler::{Handler, HandlerOutput};
-pub use hooks::{FailedUpgrade, Handshake, ProtocolNotOffered, Refusal};
-pub use layer::WebSocketUpgradeLayer;
+pub use conn::{
+    BoxedIo, Config, Conn, Error, GracefulShutdown, ReadHalf, SendError, Sender, SplitOptions,
+    TrySendError,
+};
+pub use layer::{
+    FailedUpgrade, Handler, HandlerOutput, Handshake, ProtocolNotOffered, Refusal, Rejection,
+    ResponseFuture, UpgradeBody, WebSocketUpgrade, WebSocketUpgradeLayer,
+};
 pub use proto::{
     CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, PreparedMessage,
     ProtocolError, Role, Utf8Bytes,
 };
-pub use service::WebSocketUpgrade;
-pub use shutdown::GracefulShutdown;

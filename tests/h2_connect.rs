@@ -16,7 +16,7 @@ use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, service_fn};
-use tower_websocket::{CloseCode, Config, Conn, Message, WebSocketUpgradeLayer};
+use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
 
 use support::h2::{body_text, connect_request, h2_client, h2_websocket};
 use support::{connect, echo, spawn_server, spawn_service, within, ws_url};
@@ -94,7 +94,7 @@ async fn report(mut conn: Conn) {
 async fn the_same_handler_gets_the_same_conn_over_http1_and_http2() {
     let layer = WebSocketUpgradeLayer::new(report)
         .path("/ws")
-        .config(Config::new().protocols(["v2", "v1"]));
+        .protocols(["v2", "v1"]);
     let addr = spawn_server(layer).await;
 
     let mut h2 = h2_client(connect(addr).await).await;

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_websocket::proto::frame::OpCode;
-use tower_websocket::{CloseCode, Config, Conn, Message, WebSocketUpgradeLayer};
+use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
 
 use support::{
     ACCEPT, KEY, connect, echo, handshake_request, http_exchange, masked_frame, read_frame,
@@ -261,7 +261,7 @@ async fn handler_sees_the_request_parts_and_the_negotiated_protocol() {
         }
     })
     .path("/ws")
-    .config(Config::new().protocols(["v2", "v1"]));
+    .protocols(["v2", "v1"]);
     let addr = spawn_server(layer).await;
 
     let mut request = ws_url(addr, "/ws?room=7").into_client_request().unwrap();

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_websocket::handshake::{HandshakeRejection, OriginPolicy};
-use tower_websocket::{CloseCode, Config, Conn, Handler, Message, WebSocketUpgradeLayer};
+use tower_websocket::{CloseCode, Conn, Handler, Message, Rejection, WebSocketUpgradeLayer};
 
 use support::h2::{connect_request, h2_client, h2_websocket};
 use support::{
@@ -127,7 +127,7 @@ async fn subprotocols_preference_list_and_selection_hook() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let layer = WebSocketUpgradeLayer::new(tell_protocol)
-        .config(Config::new().protocols(["a", "b"]))
+        .protocols(["a", "b"])
         .on_handshake(move |handshake| {
             let offered: Vec<String> = handshake.offered_protocols().map(str::to_owned).collect();
             let preselected = handshake.protocol().map(str::to_owned);
@@ -334,8 +334,8 @@ async fn rejections_ride_along_in_the_response_extensions() {
     let response = within("oneshot", service.oneshot(request)).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        response.extensions().get::<HandshakeRejection>(),
-        Some(&HandshakeRejection::OriginNotAllowed)
+        response.extensions().get::<Rejection>(),
+        Some(&Rejection::Handshake(HandshakeRejection::OriginNotAllowed))
     );
 }
 

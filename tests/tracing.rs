@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
+use tower_websocket::WebSocketUpgradeLayer;
 use tower_websocket::proto::frame::OpCode;
-use tower_websocket::{Config, WebSocketUpgradeLayer};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -87,7 +87,7 @@ async fn connections_have_a_span_and_log_close_codes_but_never_contents() {
 
     let layer = WebSocketUpgradeLayer::new(echo)
         .path("/ws")
-        .config(Config::new().protocols(["chat"]));
+        .protocols(["chat"]);
     let addr = spawn_server(layer).await;
     let mut stream = raw_handshake(addr, "/ws").await;
     let secret = b"SECRET-PAYLOAD-42";

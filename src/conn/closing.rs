@@ -29,10 +29,10 @@ use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+use super::Error;
 use super::read_pool::{MIN_READ, READ_CHUNK};
 use super::state::{Phase, State};
 use super::timers::Wait;
-use crate::error::Error;
 use crate::proto::{CloseCode, CloseFrame, Message, ProtocolError};
 
 impl<T> State<T>

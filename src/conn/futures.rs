@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Conn;
-use crate::{Error, Message};
+use super::Error;
+use crate::proto::Message;
 
 /// Future of [`Conn::recv`]: the next message, or `None` once the connection is closed.
 #[derive(Debug)]

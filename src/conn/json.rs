@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Conn;
-use crate::{Error, Message};
+use super::Error;
+use crate::proto::Message;
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
     /// Sends `value` as a JSON text message.

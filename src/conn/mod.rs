@@ -5,6 +5,8 @@
 //! queued frames with as few (vectored) writes as possible.
 
 mod closing;
+mod config;
+mod error;
 mod futures;
 mod io;
 #[cfg(feature = "json")]
@@ -15,6 +17,7 @@ mod split;
 mod state;
 mod stream;
 mod timers;
+pub(crate) mod tracking;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -25,18 +28,20 @@ use http::HeaderValue;
 use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::Config;
-use crate::error::Error;
 use crate::proto::{
     CloseCode, CloseFrame, Decoder, DeflateConfig, DeflateParams, Encoder, Message,
     PreparedMessage, Role, WriteBuffer,
 };
-use crate::shutdown::{GracefulShutdown, Registration};
 
+pub use config::Config;
+pub use error::Error;
 pub use futures::{Flush, Recv, Send};
 pub use io::{BoxedIo, Io};
 pub use send_error::{SendError, TrySendError};
 pub use split::{ReadHalf, Sender, SplitOptions};
+pub use tracking::GracefulShutdown;
+
+use tracking::Registration;
 
 use state::{Phase, State};
 use timers::{TimerConfig, Timers};

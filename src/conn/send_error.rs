@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{Error, Message};
+use super::Error;
+use crate::proto::Message;
 
 /// A message that could not be sent because the connection has ended.
 #[derive(Debug)]

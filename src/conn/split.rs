@@ -19,9 +19,10 @@ use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Conn;
+use super::Error;
 use super::send_error::{SendError, TrySendError};
 use super::state::WRITE_HIGH_WATER;
-use crate::{CloseCode, CloseFrame, Error, Message, PreparedMessage};
+use crate::proto::{CloseCode, CloseFrame, Message, PreparedMessage};
 
 const INCOMING_CAPACITY: usize = ReadHalf::CAPACITY;
 

@@ -12,12 +12,12 @@ use std::ops::ControlFlow;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
+use super::Error;
 use super::read_pool::{self, MIN_READ, READ_CHUNK};
 use super::timers::{Due, Timers, Wait};
-use crate::error::Error;
+use super::tracking::Registration;
 use crate::proto::frame::MAX_CONTROL_PAYLOAD;
 use crate::proto::{CloseCode, Decoder, Encoder, Message, PreparedMessage, WriteBuffer};
-use crate::shutdown::Registration;
 
 /// How many queued chunks one vectored write takes at most.
 const MAX_IO_SLICES: usize = 64;

@@ -9,8 +9,9 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Conn;
+use super::Error;
 use super::state::WRITE_HIGH_WATER;
-use crate::{CloseCode, Error, Message};
+use crate::proto::{CloseCode, CloseFrame, Message};
 
 /// The messages of the connection, as [`Conn::recv`] yields them; ends after the close
 /// handshake or an error.
@@ -48,10 +49,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Conn<T> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         if !this.state.close_sent && this.is_open() {
-            this.feed(Message::Close(Some(crate::CloseFrame::new(
-                CloseCode::NORMAL,
-                "",
-            ))))?;
+            this.feed(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, ""))))?;
         }
         this.poll_flush(cx)
     }

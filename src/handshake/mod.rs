@@ -24,6 +24,7 @@ pub use accept_key::accept_key;
 pub use connect::{is_extended_connect, validate_connect};
 pub use origin::{InvalidOrigin, OriginPolicy};
 pub use rejection::HandshakeRejection;
+pub(crate) use rejection::plain_text;
 
 use headers::{has_token, tokens};
 

@@ -4,7 +4,10 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode, Version};
 
-/// Why a handshake was refused; [`response`](Self::response) is what the client is told.
+/// Why a request is not a valid WebSocket handshake (RFC 6455 §4.2.1, RFC 8441) or is refused by
+/// the [`OriginPolicy`](super::OriginPolicy); [`response`](Self::response) is what the client
+/// is told. (What the layer itself refuses, such as handshakes during a shutdown, is its
+/// [`Rejection`](crate::Rejection).)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeRejection {
@@ -26,15 +29,6 @@ pub enum HandshakeRejection {
     OriginNotAllowed,
     /// Not an RFC 8441 extended CONNECT (`CONNECT` with `:protocol: websocket`): 400.
     NotExtendedConnect,
-    /// The HTTP server gives no way to take over the connection (hyper's `OnUpgrade` is
-    /// missing): 500, naming the fix.
-    UpgradeUnavailable,
-    /// The server is shutting down ([`GracefulShutdown`](crate::GracefulShutdown) was
-    /// triggered): 503.
-    ShuttingDown,
-    /// The layer's [`max_connections`](crate::WebSocketUpgradeLayer::max_connections) are
-    /// live: 503 with `Retry-After: 1`.
-    TooManyConnections,
 }
 
 impl HandshakeRejection {
@@ -44,9 +38,7 @@ impl HandshakeRejection {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::HttpVersionTooOld => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
-            Self::UpgradeUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Self::ShuttingDown | Self::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingUpgradeWebSocket
             | Self::MissingConnectionUpgrade
             | Self::MissingKey
@@ -73,13 +65,6 @@ impl HandshakeRejection {
             Self::NotExtendedConnect => {
                 "an HTTP/2 WebSocket handshake is a CONNECT with `:protocol: websocket` (RFC 8441)"
             }
-            Self::ShuttingDown => "server shutting down: no new WebSocket connections",
-            Self::TooManyConnections => "too many WebSocket connections: try again later",
-            Self::UpgradeUnavailable => {
-                "WebSocket upgrade unavailable: this HTTP server does not support connection upgrades; \
-                 serve connections with hyper-util's `auto::Builder::serve_connection_with_upgrades` \
-                 or hyper's `http1::Builder::serve_connection(..).with_upgrades()`"
-            }
         }
     }
 
@@ -91,16 +76,8 @@ impl HandshakeRejection {
     /// [`response`](Self::response) for a request of this HTTP `version`: over HTTP/2 and later
     /// the `426` carries no `Upgrade` header, which those versions forbid.
     pub fn response_for(&self, version: Version) -> Response<Bytes> {
-        let mut body = String::with_capacity(self.reason().len() + 1);
-        body.push_str(self.reason());
-        body.push('\n');
-        let mut response = Response::new(Bytes::from(body));
-        *response.status_mut() = self.status();
+        let mut response = plain_text(self.status(), self.reason());
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
         match self {
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
@@ -113,9 +90,6 @@ impl HandshakeRejection {
                 if version < Version::HTTP_2 {
                     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
                 }
-            }
-            Self::TooManyConnections => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
@@ -130,3 +104,17 @@ impl fmt::Display for HandshakeRejection {
 }
 
 impl std::error::Error for HandshakeRejection {}
+
+/// A response with `status` and `reason` (and a line feed) as a plain-text body.
+pub(crate) fn plain_text(status: StatusCode, reason: &str) -> Response<Bytes> {
+    let mut body = String::with_capacity(reason.len() + 1);
+    body.push_str(reason);
+    body.push('\n');
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -17,7 +17,7 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const MIN_DEFLATE_WINDOW_BITS: u8 = 9;
 const MAX_WINDOW_BITS: u8 = 15;
 
-/// How the server would like permessage-deflate, for [`Config::deflate`](crate::Config::deflate).
+/// How the server would like permessage-deflate, for [`WebSocketUpgradeLayer::deflate`](crate::WebSocketUpgradeLayer::deflate).
 ///
 /// Memory per connection (zlib's figures): compressing keeps `2^(w+2) + 128 KiB` (w = the
 /// server window bits; 256 KiB at 15, 130 KiB at 9), decompressing `2^w + ~7 KiB` (w = the

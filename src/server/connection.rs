@@ -17,7 +17,7 @@ use tower_service::Service;
 
 use super::Settings;
 use super::stream::ServedStream;
-use crate::shutdown::GracefulShutdown;
+use crate::conn::GracefulShutdown;
 
 /// Serves `stream` until the client is done, it sends no request within the header read
 /// timeout, or a graceful shutdown finishes it.

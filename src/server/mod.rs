@@ -85,7 +85,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
 
-use crate::shutdown::GracefulShutdown;
+use crate::conn::GracefulShutdown;
 use accept::{AcceptError, Backoff};
 use stream::ServedStream;
 

@@ -10,15 +10,17 @@ use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 use tower_service::Service;
 
-use crate::body::UpgradeBody;
-use crate::future::ResponseFuture;
-use crate::handler::Handler;
-use crate::handshake::{self, HandshakeRejection, extensions};
-use crate::hooks::{FailedUpgrade, Handshake, Hooks, check_hook_rejection, merge_headers};
-use crate::layer::Filter;
-use crate::shutdown::Registration;
-use crate::upgrade::{Accepted, spawn_connection};
-use crate::{Config, GracefulShutdown};
+use super::body::UpgradeBody;
+use super::filter::Filter;
+use super::future::ResponseFuture;
+use super::handler::Handler;
+use super::hooks::{FailedUpgrade, Handshake, check_hook_rejection, merge_headers};
+use super::policy::Policy;
+use super::rejection::Rejection;
+use super::upgrade::{Accepted, spawn_connection};
+use crate::conn::Config;
+use crate::conn::tracking::{GracefulShutdown, Registration};
+use crate::handshake::{self, extensions};
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
 /// HTTP/2 `200`, or a 4xx with a reason), everything else is passed to `inner` as it is.
@@ -28,7 +30,7 @@ pub struct WebSocketUpgrade<S, H> {
     handler: H,
     filter: Filter,
     config: Arc<Config>,
-    hooks: Arc<Hooks>,
+    policy: Arc<Policy>,
 }
 
 impl<S, H> WebSocketUpgrade<S, H> {
@@ -37,14 +39,14 @@ impl<S, H> WebSocketUpgrade<S, H> {
         handler: H,
         filter: Filter,
         config: Arc<Config>,
-        hooks: Arc<Hooks>,
+        policy: Arc<Policy>,
     ) -> Self {
         Self {
             inner,
             handler,
             filter,
             config,
-            hooks,
+            policy,
         }
     }
 
@@ -92,28 +94,24 @@ where
         }
         drop(body);
         let validated = if parts.method == Method::CONNECT {
-            handshake::validate_connect(&parts, extended_protocol(&parts), &self.config.protocols)
+            handshake::validate_connect(&parts, extended_protocol(&parts), &self.policy.protocols)
         } else {
-            handshake::validate(&parts, &self.config.protocols)
+            handshake::validate(&parts, &self.policy.protocols)
         };
         // The layer's own shutdown handle, or the one `server::serve` puts in the request
         // (taken out: the connection keeps the request for its whole life).
         let served = parts.extensions.remove::<GracefulShutdown>();
-        let shutdown = self.hooks.shutdown.clone().or(served);
-        let checked = validated.and_then(|accept| {
-            self.hooks.origin.check(&parts)?;
+        let shutdown = self.policy.shutdown.clone().or(served);
+        let checked = validated.map_err(Rejection::from).and_then(|accept| {
+            self.policy.origin.check(&parts)?;
             if shutdown
                 .as_ref()
                 .is_some_and(GracefulShutdown::is_triggered)
             {
-                return Err(HandshakeRejection::ShuttingDown);
+                return Err(Rejection::ShuttingDown);
             }
-            let slot = match &self.hooks.limit {
-                Some(limit) => Some(
-                    limit
-                        .try_acquire()
-                        .ok_or(HandshakeRejection::TooManyConnections)?,
-                ),
+            let slot = match &self.policy.limit {
+                Some(limit) => Some(limit.try_acquire().ok_or(Rejection::TooManyConnections)?),
                 None => None,
             };
             Ok((accept, slot))
@@ -124,19 +122,20 @@ where
                 let origin = parts.headers.get(http::header::ORIGIN);
                 let path = parts.uri.path();
                 tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
-                let response = self.hooks.rejection_response(rejection, &parts);
+                let response = self.policy.rejection_response(rejection, &parts);
                 return ResponseFuture::ready(response.map(Some));
             }
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
-            let rejection = HandshakeRejection::UpgradeUnavailable;
+            let rejection = Rejection::UpgradeUnavailable;
             tracing::error!(path = parts.uri.path(), "{rejection}");
-            let response = self.hooks.rejection_response(rejection, &parts);
-            self.hooks.failed_upgrade(FailedUpgrade::unavailable(parts));
+            let response = self.policy.rejection_response(rejection, &parts);
+            self.policy
+                .failed_upgrade(FailedUpgrade::unavailable(parts));
             return ResponseFuture::ready(response.map(Some));
         };
         let mut extra_headers = None;
-        if let Some(hook) = &self.hooks.accept {
+        if let Some(hook) = &self.policy.accept {
             let mut pending = Handshake::new(&parts, accept.protocol().cloned());
             if let Err(response) = hook(&mut pending) {
                 let response = check_hook_rejection(response);
@@ -155,7 +154,7 @@ where
         }
         let protocol = accept.protocol().cloned();
         let deflate = self
-            .config
+            .policy
             .deflate
             .as_ref()
             .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
@@ -179,7 +178,7 @@ where
             },
             self.handler.clone(),
             self.config.clone(),
-            self.hooks.clone(),
+            self.policy.clone(),
         );
         ResponseFuture::ready(response.map(|()| None))
     }

@@ -1,85 +1,16 @@
-//! The layer's hooks: the accept hook ([`Handshake`]), custom rejection responses, and the
-//! report of an upgrade that could not happen ([`FailedUpgrade`]).
+//! What the layer's hooks see and return: the accept hook's [`Handshake`] and [`Refusal`], and
+//! the report of an upgrade that could not happen ([`FailedUpgrade`]).
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
-use crate::GracefulShutdown;
-use crate::handshake::{self, HandshakeRejection, OriginPolicy};
-use crate::shutdown::ConnectionLimit;
-
-pub(crate) type AcceptHook = Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
-pub(crate) type RejectionHook =
-    Arc<dyn Fn(&HandshakeRejection, &Parts) -> Response<Bytes> + Send + Sync>;
-pub(crate) type FailedUpgradeHook = Arc<dyn Fn(FailedUpgrade) + Send + Sync>;
-
-/// The handshake policy the layer applies after the RFC checks.
-#[derive(Clone, Default)]
-pub(crate) struct Hooks {
-    pub(crate) origin: OriginPolicy,
-    pub(crate) accept: Option<AcceptHook>,
-    pub(crate) rejection: Option<RejectionHook>,
-    pub(crate) failed_upgrade: Option<FailedUpgradeHook>,
-    pub(crate) shutdown: Option<GracefulShutdown>,
-    pub(crate) limit: Option<ConnectionLimit>,
-    pub(crate) upgrade_timeout: UpgradeTimeout,
-}
-
-/// How long the layer waits for hyper to hand over a connection it answered `101` (or `200`)
-/// for; see [`WebSocketUpgradeLayer::upgrade_timeout`](crate::WebSocketUpgradeLayer::upgrade_timeout).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UpgradeTimeout(pub(crate) Duration);
-
-impl Default for UpgradeTimeout {
-    fn default() -> Self {
-        Self(Duration::from_secs(10))
-    }
-}
-
-impl Hooks {
-    /// The response for a handshake the layer refuses: the rejection hook's, or the default;
-    /// the rejection itself rides along in the response extensions.
-    pub(crate) fn rejection_response(
-        &self,
-        rejection: HandshakeRejection,
-        request: &Parts,
-    ) -> Response<Bytes> {
-        let mut response = match &self.rejection {
-            Some(hook) => checked_refusal(hook(&rejection, request), "on_rejection"),
-            None => rejection.response_for(request.version),
-        };
-        response.extensions_mut().insert(rejection);
-        response
-    }
-
-    /// Tells the failed-upgrade hook, if any.
-    pub(crate) fn failed_upgrade(&self, failure: FailedUpgrade) {
-        if let Some(hook) = &self.failed_upgrade {
-            hook(failure);
-        }
-    }
-}
-
-impl fmt::Debug for Hooks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hooks")
-            .field("origin", &self.origin)
-            .field("on_handshake", &self.accept.is_some())
-            .field("on_rejection", &self.rejection.is_some())
-            .field("on_failed_upgrade", &self.failed_upgrade.is_some())
-            .field("graceful_shutdown", &self.shutdown)
-            .field("max_connections", &self.limit)
-            .field("upgrade_timeout", &self.upgrade_timeout.0)
-            .finish()
-    }
-}
+use super::rejection::Rejection;
+use crate::handshake;
 
 /// A handshake that passed the RFC checks and the origin policy, as the
 /// [`on_handshake`](crate::WebSocketUpgradeLayer::on_handshake) hook sees it: the request, the
@@ -96,7 +27,7 @@ pub struct Handshake<'a> {
 }
 
 impl<'a> Handshake<'a> {
-    pub(crate) fn new(request: &'a Parts, protocol: Option<HeaderValue>) -> Self {
+    pub(super) fn new(request: &'a Parts, protocol: Option<HeaderValue>) -> Self {
         Self {
             request,
             protocol,
@@ -121,7 +52,7 @@ impl<'a> Handshake<'a> {
     }
 
     /// The subprotocol that will be answered: the first of
-    /// [`Config::protocols`](crate::Config::protocols) the client offered, unless the hook
+    /// [`protocols`](crate::WebSocketUpgradeLayer::protocols) the client offered, unless the hook
     /// changes it.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_ref().and_then(|p| p.to_str().ok())
@@ -164,7 +95,7 @@ impl<'a> Handshake<'a> {
         Refusal(Box::new(response))
     }
 
-    pub(crate) fn into_parts(self) -> (Option<HeaderValue>, HeaderMap) {
+    pub(super) fn into_parts(self) -> (Option<HeaderValue>, HeaderMap) {
         (self.protocol, self.headers)
     }
 }
@@ -184,7 +115,7 @@ const RESERVED: [HeaderName; 9] = [
 
 /// Adds the accept hook's `extra` headers to the accepting response's `headers`, except those
 /// of the handshake itself.
-pub(crate) fn merge_headers(headers: &mut HeaderMap, extra: HeaderMap) {
+pub(super) fn merge_headers(headers: &mut HeaderMap, extra: HeaderMap) {
     let mut name = None;
     for (next, value) in extra {
         // Repeated values of one header come with `None` after the first.
@@ -258,13 +189,13 @@ impl From<Response<Bytes>> for Refusal {
 
 /// A refusal from the accept hook with a status that would not refuse anything (below 300)
 /// becomes a `500`, logged.
-pub(crate) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
+pub(super) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
     checked_refusal(refusal.into_response(), "on_handshake")
 }
 
 /// A hook's refusal must be a refusal: a `1xx` (a `101` would switch protocols!) or `2xx`
 /// answer is a bug in the hook, answered `500` and logged at error level.
-fn checked_refusal(response: Response<Bytes>, hook: &str) -> Response<Bytes> {
+pub(super) fn checked_refusal(response: Response<Bytes>, hook: &str) -> Response<Bytes> {
     if response.status().as_u16() >= 300 {
         return response;
     }
@@ -306,7 +237,7 @@ pub struct FailedUpgrade {
 
 impl FailedUpgrade {
     /// The request had no upgrade handle at all: the client was answered `500`.
-    pub(crate) fn unavailable(request: Parts) -> Self {
+    pub(super) fn unavailable(request: Parts) -> Self {
         Self {
             request,
             after_response: false,
@@ -315,7 +246,7 @@ impl FailedUpgrade {
     }
 
     /// The accepting response went out, then taking the connection over failed.
-    pub(crate) fn after_response(
+    pub(super) fn after_response(
         request: Parts,
         source: impl Into<Box<dyn StdError + Send + Sync>>,
     ) -> Self {
@@ -355,7 +286,7 @@ impl fmt::Display for FailedUpgrade {
                  `auto::Builder::serve_connection_with_upgrades` or hyper's \
                  `http1::Builder::serve_connection(..).with_upgrades()`"
             ),
-            _ => f.write_str(HandshakeRejection::UpgradeUnavailable.reason()),
+            _ => f.write_str(Rejection::UpgradeUnavailable.reason()),
         }
     }
 }

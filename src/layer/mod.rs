@@ -1,4 +1,17 @@
-//! [`WebSocketUpgradeLayer`]: the `tower::Layer` users add to their stack.
+//! The tower layer: [`WebSocketUpgradeLayer`] makes a [`WebSocketUpgrade`] service around the
+//! inner one, which answers handshakes ([`ResponseFuture`], [`UpgradeBody`]) and runs the
+//! handler on each connection hyper hands over. The only floor that knows hyper.
+
+mod body;
+mod detach;
+mod filter;
+mod future;
+mod handler;
+mod hooks;
+mod policy;
+mod rejection;
+mod service;
+mod upgrade;
 
 use std::fmt;
 use std::future::Future;
@@ -6,16 +19,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Response;
 use http::request::Parts;
+use http::{HeaderValue, Response};
 use tower_layer::Layer;
 
-use crate::handler::{Handler, HandlerOutput};
-use crate::handshake::{HandshakeRejection, OriginPolicy};
-use crate::hooks::{FailedUpgrade, Handshake, Hooks, Refusal, UpgradeTimeout};
-use crate::service::WebSocketUpgrade;
-use crate::shutdown::ConnectionLimit;
-use crate::{Config, Conn, GracefulShutdown};
+pub use body::UpgradeBody;
+pub use future::ResponseFuture;
+pub use handler::{Handler, HandlerOutput};
+pub use hooks::{FailedUpgrade, Handshake, ProtocolNotOffered, Refusal};
+pub use rejection::Rejection;
+pub use service::WebSocketUpgrade;
+
+use crate::conn::tracking::{ConnectionLimit, GracefulShutdown};
+use crate::conn::{Config, Conn};
+use crate::handshake::OriginPolicy;
+use crate::proto::DeflateConfig;
+use filter::Filter;
+use policy::Policy;
 
 /// Answers WebSocket handshakes and runs `handler` on each accepted connection; every other
 /// request goes to the wrapped service untouched.
@@ -39,7 +59,7 @@ pub struct WebSocketUpgradeLayer<H> {
     handler: H,
     filter: Filter,
     config: Arc<Config>,
-    hooks: Arc<Hooks>,
+    policy: Arc<Policy>,
 }
 
 impl<H> WebSocketUpgradeLayer<H> {
@@ -54,7 +74,7 @@ impl<H> WebSocketUpgradeLayer<H> {
             handler,
             filter: Filter::default(),
             config: Arc::new(Config::default()),
-            hooks: Arc::new(Hooks::default()),
+            policy: Arc::new(Policy::default()),
         }
     }
 
@@ -75,16 +95,60 @@ impl<H> WebSocketUpgradeLayer<H> {
         self
     }
 
-    /// Sets the handshake and connection settings.
+    /// The settings of every accepted connection: size limits, timeouts, keepalive, the write
+    /// cap (see [`Config`]).
     pub fn config(mut self, config: Config) -> Self {
         self.config = Arc::new(config);
+        self
+    }
+
+    /// The subprotocols the server speaks, most preferred first. The first one the client
+    /// offers in `Sec-WebSocket-Protocol` is chosen and readable from
+    /// [`Conn::protocol`]; if the client offers none of them, the handshake succeeds without a
+    /// subprotocol (the accept hook may still choose another offered one, see
+    /// [`Handshake::set_protocol`]). Names that are not valid header values are ignored.
+    ///
+    /// ```
+    /// use tower_websocket::{Conn, WebSocketUpgradeLayer};
+    ///
+    /// # async fn chat(_: Conn) {}
+    /// let layer = WebSocketUpgradeLayer::new(chat).protocols(["chat.v2", "chat.v1"]);
+    /// # let _ = layer;
+    /// ```
+    pub fn protocols<I>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Arc::make_mut(&mut self.policy).protocols = protocols
+            .into_iter()
+            .filter_map(|p| HeaderValue::from_str(p.as_ref()).ok())
+            .collect();
+        self
+    }
+
+    /// Offers permessage-deflate (RFC 7692), off by default (as in gorilla and Node's `ws`):
+    /// clients that offer it get compressed messages (those at or over the threshold) and may
+    /// send compressed ones. See [`DeflateConfig`] for the level, threshold, windows, context
+    /// takeover and what each costs in memory per connection.
+    ///
+    /// ```
+    /// use tower_websocket::{Conn, DeflateConfig, WebSocketUpgradeLayer};
+    ///
+    /// # async fn chat(_: Conn) {}
+    /// let layer = WebSocketUpgradeLayer::new(chat)
+    ///     .deflate(DeflateConfig::new().level(6).threshold(256));
+    /// # let _ = layer;
+    /// ```
+    pub fn deflate(mut self, deflate: DeflateConfig) -> Self {
+        Arc::make_mut(&mut self.policy).deflate = Some(deflate);
         self
     }
 
     /// Which web pages may connect, by their `Origin` (default:
     /// [`OriginPolicy::same_host`]). Handshakes from other origins are answered `403`.
     pub fn origin(mut self, policy: OriginPolicy) -> Self {
-        Arc::make_mut(&mut self.hooks).origin = policy;
+        Arc::make_mut(&mut self.policy).origin = policy;
         self
     }
 
@@ -121,14 +185,15 @@ impl<H> WebSocketUpgradeLayer<H> {
     where
         F: Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
     {
-        Arc::make_mut(&mut self.hooks).accept = Some(Arc::new(hook));
+        Arc::make_mut(&mut self.policy).accept = Some(Arc::new(hook));
         self
     }
 
-    /// Replaces the layer's own rejection responses (`400`, `403`, `405`, `426`, `505`, and
-    /// the `500` of a server without upgrades): `hook` gets the [`HandshakeRejection`] and the
-    /// request and returns the response to send; [`HandshakeRejection::response_for`] is the
-    /// default. The rejection is also put in the response extensions, hook or not.
+    /// Replaces the layer's own rejection responses (`400`, `403`, `405`, `426`, `505`, the
+    /// `503`s of a shutdown or the connection cap, and the `500` of a server without upgrades):
+    /// `hook` gets the [`Rejection`] and the request and returns the response to send;
+    /// [`Rejection::response_for`] is the default. The rejection is also put in the response
+    /// extensions, hook or not.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -150,9 +215,9 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// ```
     pub fn on_rejection<F>(mut self, hook: F) -> Self
     where
-        F: Fn(&HandshakeRejection, &Parts) -> Response<Bytes> + Send + Sync + 'static,
+        F: Fn(&Rejection, &Parts) -> Response<Bytes> + Send + Sync + 'static,
     {
-        Arc::make_mut(&mut self.hooks).rejection = Some(Arc::new(hook));
+        Arc::make_mut(&mut self.policy).rejection = Some(Arc::new(hook));
         self
     }
 
@@ -161,20 +226,20 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// [`GracefulShutdown`]. Without one, the layer uses the `GracefulShutdown` it finds in
     /// the request extensions, which [`server::serve`](crate::server::serve) puts there.
     pub fn graceful_shutdown(mut self, shutdown: &GracefulShutdown) -> Self {
-        Arc::make_mut(&mut self.hooks).shutdown = Some(shutdown.clone());
+        Arc::make_mut(&mut self.policy).shutdown = Some(shutdown.clone());
         self
     }
 
     /// Caps the live WebSocket connections of this layer (those of every service it made,
     /// counted until each `Conn` is dropped): a handshake over the cap is answered `503` with
-    /// `Retry-After: 1` ([`HandshakeRejection::TooManyConnections`]). No cap by default; the
+    /// `Retry-After: 1` ([`Rejection::TooManyConnections`]). No cap by default; the
     /// socket count of the whole server is [`server::Serve::max_connections`](crate::server::Serve::max_connections)'s
     /// business.
     ///
     /// The count is read before the `101`, so under a burst a few handshakes may pass the
     /// check at once; the cap is never exceeded by more than the handshakes in flight.
     pub fn max_connections(mut self, max: usize) -> Self {
-        Arc::make_mut(&mut self.hooks).limit = Some(ConnectionLimit::new(max));
+        Arc::make_mut(&mut self.policy).limit = Some(ConnectionLimit::new(max));
         self
     }
 
@@ -182,7 +247,7 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// connection over (default 10 s). Past it, or when a graceful shutdown starts meanwhile,
     /// the connection is dropped without running the handler.
     pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.hooks).upgrade_timeout = UpgradeTimeout(timeout);
+        Arc::make_mut(&mut self.policy).upgrade_timeout = timeout;
         self
     }
 
@@ -193,7 +258,7 @@ impl<H> WebSocketUpgradeLayer<H> {
     where
         F: Fn(FailedUpgrade) + Send + Sync + 'static,
     {
-        Arc::make_mut(&mut self.hooks).failed_upgrade = Some(Arc::new(hook));
+        Arc::make_mut(&mut self.policy).failed_upgrade = Some(Arc::new(hook));
         self
     }
 }
@@ -207,7 +272,7 @@ impl<S, H: Handler> Layer<S> for WebSocketUpgradeLayer<H> {
             self.handler.clone(),
             self.filter.clone(),
             self.config.clone(),
-            self.hooks.clone(),
+            self.policy.clone(),
         )
     }
 }
@@ -217,37 +282,7 @@ impl<H> fmt::Debug for WebSocketUpgradeLayer<H> {
         f.debug_struct("WebSocketUpgradeLayer")
             .field("filter", &self.filter)
             .field("config", &self.config)
-            .field("hooks", &self.hooks)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
-    }
-}
-
-type Predicate = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
-
-/// Which requests the layer considers.
-#[derive(Clone, Default)]
-pub(crate) struct Filter {
-    path: Option<Arc<str>>,
-    predicate: Option<Predicate>,
-}
-
-impl Filter {
-    pub(crate) fn matches(&self, parts: &Parts) -> bool {
-        self.path
-            .as_deref()
-            .is_none_or(|path| parts.uri.path() == path)
-            && self
-                .predicate
-                .as_ref()
-                .is_none_or(|predicate| predicate(parts))
-    }
-}
-
-impl fmt::Debug for Filter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Filter")
-            .field("path", &self.path)
-            .field("predicate", &self.predicate.is_some())
-            .finish()
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::UpgradeBody;
+use super::body::UpgradeBody;
 
 pin_project! {
     /// Resolves to the inner service's response (its body wrapped in [`UpgradeBody`]), or to

@@ -17,13 +17,15 @@ use hyper_util::server::conn::auto;
 use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
 
-use crate::detach::detach;
-use crate::handler::{Handler, HandlerOutput};
-use crate::hooks::{FailedUpgrade, Hooks};
+use super::detach::detach;
+use super::handler::{Handler, HandlerOutput};
+use super::hooks::FailedUpgrade;
+use super::policy::Policy;
+use crate::conn::tracking::Registration;
+use crate::conn::{BoxedIo, Config, Conn};
+use crate::proto::{DeflateParams, Role};
 #[cfg(feature = "server")]
 use crate::server::stream::ServedStream;
-use crate::shutdown::Registration;
-use crate::{BoxedIo, Config, Conn, DeflateParams, Role};
 
 /// What the handshake agreed, for the connection task.
 pub(crate) struct Accepted {
@@ -43,7 +45,7 @@ pub(crate) fn spawn_connection<H: Handler>(
     accepted: Accepted,
     handler: H,
     config: Arc<Config>,
-    hooks: Arc<Hooks>,
+    policy: Arc<Policy>,
 ) {
     detach(&mut request);
     let Accepted {
@@ -62,10 +64,10 @@ pub(crate) fn spawn_connection<H: Handler>(
         // Boxed: the wait (a timer, the shutdown watch) is over once the connection is handed
         // over, and would otherwise stay part of the task's allocation for the connection's
         // whole life.
-        let wait = Box::pin(await_upgrade(on_upgrade, &mut registration, &hooks));
+        let wait = Box::pin(await_upgrade(on_upgrade, &mut registration, &policy));
         let upgraded = match wait.await {
             Ok(upgraded) => upgraded,
-            Err(Some(error)) => return report_failed_upgrade(request, error, &hooks),
+            Err(Some(error)) => return report_failed_upgrade(request, error, &policy),
             Err(None) => return,
         };
         let (io, read_buf, peer) = into_io(upgraded);
@@ -78,7 +80,7 @@ pub(crate) fn spawn_connection<H: Handler>(
             .with_request(request)
             .with_protocol(protocol)
             .with_registration(registration);
-        if let (Some(params), Some(deflate)) = (&deflate, &config.deflate) {
+        if let (Some(params), Some(deflate)) = (&deflate, &policy.deflate) {
             conn = conn.with_deflate(params, deflate);
         }
         run_handler(handler, conn).await;
@@ -99,9 +101,9 @@ pub(crate) fn spawn_connection<H: Handler>(
 async fn await_upgrade(
     on_upgrade: OnUpgrade,
     registration: &mut Registration,
-    hooks: &Hooks,
+    policy: &Policy,
 ) -> Result<Upgraded, Option<hyper::Error>> {
-    let timeout = hooks.upgrade_timeout.0;
+    let timeout = policy.upgrade_timeout;
     tokio::select! {
         upgraded = tokio::time::timeout(timeout, on_upgrade) => match upgraded {
             Ok(upgraded) => upgraded.map_err(Some),
@@ -121,7 +123,7 @@ async fn await_upgrade(
 }
 
 /// hyper answered the upgrade with an error: logged as it deserves, and passed to the hook.
-fn report_failed_upgrade(request: Parts, error: hyper::Error, hooks: &Hooks) {
+fn report_failed_upgrade(request: Parts, error: hyper::Error, policy: &Policy) {
     // hyper's "user" errors are the server's: here, connections served without upgrades.
     // Anything else (the peer left, the write of the 101 failed) is the peer's.
     let misconfigured = error.is_user();
@@ -134,7 +136,7 @@ fn report_failed_upgrade(request: Parts, error: hyper::Error, hooks: &Hooks) {
         // Typically the peer left right after the 101: not worth more than debug.
         tracing::debug!(path, "{failure}");
     }
-    hooks.failed_upgrade(failure);
+    policy.failed_upgrade(failure);
 }
 
 /// Runs the handler, reporting its error (debug) or panic (error: a bug in the handler).

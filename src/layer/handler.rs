@@ -3,7 +3,7 @@
 use std::fmt::Display;
 use std::future::Future;
 
-use crate::Conn;
+use crate::conn::Conn;
 
 /// A connection handler: an `async fn(Conn)` or a closure `|conn| async move { .. }`,
 /// returning `()` or a `Result<(), E: Display>` (an `Err` is logged at debug level).

@@ -1,13 +1,13 @@
-//! Connection and handshake settings, with documented defaults.
+//! What a connection needs to know: limits, timeouts, keepalive, the write cap, lingering.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
+use crate::proto::Limits;
 
-use crate::proto::{DeflateConfig, Limits};
-
-/// Settings for the handshake and for every connection the layer accepts.
+/// Settings of a connection: size limits, timeouts, keepalive, the write cap, the lingering
+/// close. The layer applies them to every connection it accepts
+/// ([`WebSocketUpgradeLayer::config`](crate::WebSocketUpgradeLayer::config)); the handshake's
+/// own settings (subprotocols, compression offer, origin) are the layer's.
 ///
 /// ```
 /// use std::time::Duration;
@@ -15,8 +15,7 @@ use crate::proto::{DeflateConfig, Limits};
 ///
 /// let config = Config::new()
 ///     .max_message_size(1 << 20)
-///     .close_timeout(Duration::from_secs(5))
-///     .protocols(["chat.v2", "chat.v1"]);
+///     .close_timeout(Duration::from_secs(5));
 /// assert_eq!(config.limits().get_max_message_size(), 1 << 20);
 /// ```
 #[derive(Debug, Clone)]
@@ -29,8 +28,6 @@ pub struct Config {
     pub(crate) max_write_buffer: usize,
     pub(crate) linger_bytes: usize,
     pub(crate) linger_quiet: Duration,
-    pub(crate) protocols: Arc<[HeaderValue]>,
-    pub(crate) deflate: Option<DeflateConfig>,
 }
 
 impl Config {
@@ -57,7 +54,7 @@ impl Config {
 
     /// The defaults: [`Limits::default`], keepalive pings every 30 s, a 60 s idle timeout, a
     /// 30 s write timeout, an 8 MiB write buffer cap, a 10 s close timeout, a 1 MiB, 500 ms
-    /// lingering close, no subprotocols, no compression.
+    /// lingering close.
     pub fn new() -> Self {
         Self::default()
     }
@@ -162,39 +159,6 @@ impl Config {
         self.linger_quiet = quiet;
         self
     }
-
-    /// Enables permessage-deflate (RFC 7692), off by default (as in gorilla and Node's `ws`):
-    /// clients that offer it get compressed messages (those at or over the threshold) and may
-    /// send compressed ones. See [`DeflateConfig`] for the level, threshold, windows, context
-    /// takeover and what each costs in memory per connection.
-    ///
-    /// ```
-    /// use tower_websocket::{Config, DeflateConfig};
-    ///
-    /// let config = Config::new().deflate(DeflateConfig::new().level(6).threshold(256));
-    /// # let _ = config;
-    /// ```
-    pub fn deflate(mut self, deflate: DeflateConfig) -> Self {
-        self.deflate = Some(deflate);
-        self
-    }
-
-    /// The subprotocols the server speaks, most preferred first. The first one the client
-    /// offers in `Sec-WebSocket-Protocol` is chosen and readable from
-    /// [`Conn::protocol`](crate::Conn::protocol); if the client offers none of them, the
-    /// handshake succeeds without a subprotocol. Names that are not valid header values are
-    /// ignored.
-    pub fn protocols<I>(mut self, protocols: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.protocols = protocols
-            .into_iter()
-            .filter_map(|p| HeaderValue::from_str(p.as_ref()).ok())
-            .collect();
-        self
-    }
 }
 
 impl Default for Config {
@@ -208,8 +172,6 @@ impl Default for Config {
             max_write_buffer: Self::DEFAULT_MAX_WRITE_BUFFER,
             linger_bytes: Self::DEFAULT_LINGER_BYTES,
             linger_quiet: Self::DEFAULT_LINGER_QUIET,
-            protocols: Arc::new([]),
-            deflate: None,
         }
     }
 }
