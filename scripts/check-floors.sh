@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The floors of the crate, checked in the source: each floor names only the floors below it.
+#
+#   proto/      sans-IO core     no IO, runtime or HTTP crate; none of the floors above
+#   handshake/  pure functions   http only; not conn, layer or server
+#   conn/       IO over streams  tokio, http; not hyper or tower, not layer or server
+#   layer/, server/              the only places that name hyper
+#
+# and internal code imports through module paths (`crate::proto::Message`), never through the
+# crate root's re-exports (`crate::Message`), so a move shows in the imports. Comment lines
+# (docs included) are skipped: a doc link may point anywhere. Prints every offending line and
+# exits non-zero if there is one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+failed=0
+# check DIR DESCRIPTION REGEX: no non-comment line of a .rs file under DIR matches REGEX.
+check() {
+  local dir="$1" what="$2" regex="$3" hits
+  hits=$(grep -rnE --include='*.rs' "$regex" "$dir" | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
+  if [ -n "$hits" ]; then
+    echo "floors: $dir names $what:"
+    echo "$hits"
+    failed=1
+  fi
+}
+
+io_http='\b(tokio|hyper|hyper_util|tower|tower_layer|tower_service|http|http_body|mio|std::net)::'
+check src/proto "an IO, runtime or HTTP crate" "$io_http"
+check src/proto "a floor above it" '\bcrate::(handshake|conn|layer|server)\b|\bcrate::\{'
+check src/handshake "an IO, runtime or server crate" '\b(tokio|hyper|hyper_util|tower|tower_layer|tower_service)::'
+check src/handshake "a floor above it" '\bcrate::(conn|layer|server)\b|\bcrate::\{[^}]*\b(conn|layer|server)\b'
+check src/conn "hyper or tower" '\b(hyper|hyper_util|tower|tower_layer|tower_service)::'
+check src/conn "the layer or the server" '\bcrate::(layer|server)\b|\bcrate::\{[^}]*\b(layer|server)\b'
+for dir in src/proto src/handshake src/conn src/layer src/server; do
+  check "$dir" "the crate root's re-exports (import through module paths)" '\bcrate::[A-Z]|\bcrate::\{[^}]*\b[A-Z]'
+done
+
+if [ "$failed" -ne 0 ]; then
+  exit 1
+fi
+echo "floors: proto -> handshake -> conn -> layer/server hold"
