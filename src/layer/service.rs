@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 use http::header::SEC_WEBSOCKET_EXTENSIONS;
 use http::request::Parts;
 use http::{Method, Request, Response};
-use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 use tower_service::Service;
 
@@ -185,6 +184,16 @@ where
 }
 
 /// The `:protocol` of an HTTP/2 extended CONNECT, as hyper passes it on.
+/// Without the `http2` feature there is none: a CONNECT goes to the inner service.
 fn extended_protocol(parts: &Parts) -> Option<&str> {
-    parts.extensions.get::<Protocol>().map(Protocol::as_str)
+    #[cfg(feature = "http2")]
+    return parts
+        .extensions
+        .get::<hyper::ext::Protocol>()
+        .map(hyper::ext::Protocol::as_str);
+    #[cfg(not(feature = "http2"))]
+    {
+        let _ = parts;
+        None
+    }
 }

@@ -13,6 +13,7 @@ use http::HeaderValue;
 use http::request::Parts;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+#[cfg(feature = "http2")]
 use hyper_util::server::conn::auto;
 use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
@@ -104,22 +105,28 @@ async fn await_upgrade(
     policy: &Policy,
 ) -> Result<Upgraded, Option<hyper::Error>> {
     let timeout = policy.upgrade_timeout;
-    tokio::select! {
-        upgraded = tokio::time::timeout(timeout, on_upgrade) => match upgraded {
-            Ok(upgraded) => upgraded.map_err(Some),
-            Err(_elapsed) => {
-                tracing::debug!(
-                    ?timeout,
-                    "the connection was not handed over within the upgrade timeout; dropping it"
-                );
-                Err(None)
-            }
-        },
-        () = registration.triggered() => {
-            tracing::debug!("shutting down before the connection was handed over; dropping it");
-            Err(None)
+    let mut upgrade = std::pin::pin!(tokio::time::timeout(timeout, on_upgrade));
+    let mut shutdown = std::pin::pin!(registration.triggered());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(upgraded) = upgrade.as_mut().poll(cx) {
+            return Poll::Ready(match upgraded {
+                Ok(upgraded) => upgraded.map_err(Some),
+                Err(_elapsed) => {
+                    tracing::debug!(
+                        ?timeout,
+                        "the connection was not handed over within the upgrade timeout; dropping it"
+                    );
+                    Err(None)
+                }
+            });
         }
-    }
+        if shutdown.as_mut().poll(cx).is_ready() {
+            tracing::debug!("shutting down before the connection was handed over; dropping it");
+            return Poll::Ready(Err(None));
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// hyper answered the upgrade with an error: logged as it deserves, and passed to the hook.
@@ -172,22 +179,34 @@ fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes, Option<SocketAddr>) {
         (BoxedIo::new(stream), read_buf, peer)
     };
     #[cfg(feature = "server")]
-    let upgraded = match auto::upgrade::downcast::<TokioIo<ServedStream>>(upgraded) {
-        Ok(parts) => {
-            let (stream, read_buf) = (parts.io.into_inner(), parts.read_buf);
+    let upgraded = match downcast::<TokioIo<ServedStream>>(upgraded) {
+        Ok((io, read_buf)) => {
+            let stream = io.into_inner();
             let peer = Some(stream.peer);
             return (BoxedIo::new(stream), read_buf, peer);
         }
         Err(upgraded) => upgraded,
     };
-    let upgraded = match auto::upgrade::downcast::<TokioIo<TcpStream>>(upgraded) {
-        Ok(parts) => return tcp(parts.io.into_inner(), parts.read_buf),
-        Err(upgraded) => upgraded,
-    };
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => tcp(parts.io.into_inner(), parts.read_buf),
+    match downcast::<TokioIo<TcpStream>>(upgraded) {
+        Ok((io, read_buf)) => tcp(io.into_inner(), read_buf),
         Err(upgraded) => (BoxedIo::new(TokioIo::new(upgraded)), Bytes::new(), None),
     }
+}
+
+/// The upgraded IO as a `T`, with the bytes read past the request: hyper-util's auto builder
+/// wraps the IO in its own type (hence its `downcast`), hyper's builders do not.
+fn downcast<T>(upgraded: Upgraded) -> Result<(T, Bytes), Upgraded>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    #[cfg(feature = "http2")]
+    let upgraded = match auto::upgrade::downcast::<T>(upgraded) {
+        Ok(parts) => return Ok((parts.io, parts.read_buf)),
+        Err(upgraded) => upgraded,
+    };
+    upgraded
+        .downcast::<T>()
+        .map(|parts| (parts.io, parts.read_buf))
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

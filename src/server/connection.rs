@@ -1,7 +1,12 @@
 //! Serving one accepted connection: hyper-util's auto builder (HTTP/1.1 with upgrades, HTTP/2
-//! with extended CONNECT), a deadline for the first request, and graceful shutdown.
+//! with extended CONNECT), or hyper's HTTP/1.1 builder without the `http2` feature; a deadline
+//! for the first request, and graceful shutdown.
 
 use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -9,7 +14,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+#[cfg(feature = "http2")]
+use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioIo, TokioTimer};
+#[cfg(feature = "http2")]
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
@@ -26,7 +34,7 @@ pub(super) async fn serve_connection<S, B>(
     service: S,
     settings: Arc<Settings>,
     websockets: GracefulShutdown,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -41,18 +49,63 @@ pub(super) async fn serve_connection<S, B>(
         websockets,
         seen: seen.clone(),
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        // RFC 8441: WebSockets over HTTP/2 streams.
-        .enable_connect_protocol()
-        .keep_alive_interval(settings.http2_keep_alive_interval);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let io = TokioIo::new(stream);
+    #[cfg(feature = "http2")]
+    {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            // RFC 8441: WebSockets over HTTP/2 streams.
+            .enable_connect_protocol()
+            .keep_alive_interval(settings.http2_keep_alive_interval);
+        let connection = builder.serve_connection_with_upgrades(io, service);
+        drive(
+            connection,
+            |c| c.graceful_shutdown(),
+            &settings,
+            &seen,
+            stop,
+            peer,
+        )
+        .await;
+    }
+    #[cfg(not(feature = "http2"))]
+    {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        let connection = builder.serve_connection(io, service).with_upgrades();
+        drive(
+            connection,
+            |c| c.graceful_shutdown(),
+            &settings,
+            &seen,
+            stop,
+            peer,
+        )
+        .await;
+    }
+}
+
+/// Runs `connection` to its end, or until the first request misses its deadline; starts its
+/// graceful shutdown (`graceful`) when `stop` says so.
+async fn drive<C, E>(
+    connection: C,
+    graceful: impl Fn(Pin<&mut C>),
+    settings: &Settings,
+    seen: &AtomicBool,
+    mut stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: fmt::Display,
+{
     let mut connection = std::pin::pin!(connection);
     // hyper's header read timeout starts once hyper-util has sniffed the HTTP version, and
     // that sniff waits for bytes without a deadline; so the first request has its own.
@@ -66,7 +119,7 @@ pub(super) async fn serve_connection<S, B>(
     let mut waiting_for_first = true;
     let mut stopping = *stop.borrow();
     if stopping {
-        connection.as_mut().graceful_shutdown();
+        graceful(connection.as_mut());
     }
     loop {
         tokio::select! {
@@ -88,7 +141,7 @@ pub(super) async fn serve_connection<S, B>(
                 // `Err`: the `Serve` future was dropped; its connections carry on.
                 stopping = true;
                 if changed.is_ok() && *stop.borrow() {
-                    connection.as_mut().graceful_shutdown();
+                    graceful(connection.as_mut());
                 } else if changed.is_ok() {
                     stopping = false;
                 }

@@ -2,7 +2,8 @@
 //! default).
 //!
 //! It accepts on a [`TcpListener`] and serves each connection with hyper-util's auto builder
-//! (HTTP/1.1 with upgrades, HTTP/2 with extended CONNECT, so WebSockets work over both), and
+//! (HTTP/1.1 with upgrades, HTTP/2 with extended CONNECT, so WebSockets work over both;
+//! without the `http2` feature, hyper's HTTP/1.1 builder with upgrades), and
 //! adds what a server facing the internet needs and hyper leaves to its user:
 //!
 //! | setting | default | why |
@@ -11,7 +12,7 @@
 //! | [`max_connections`](Serve::max_connections) | 16,384 | past it, accepting pauses (connections wait in the listen backlog) until one closes; upgraded WebSockets count until they close |
 //! | accept errors | back off | out of file descriptors (EMFILE, ENFILE) or memory: wait 5 ms, doubling to 500 ms, and keep serving; a connection reset before `accept` is skipped; logged once per burst, not per connection |
 //! | `TCP_NODELAY` | on | WebSocket messages are small writes that should not wait for Nagle |
-//! | [`http2_keep_alive_interval`](Serve::http2_keep_alive_interval) | 30 s | HTTP/2 pings find dead peers |
+//! | `http2_keep_alive_interval` | 30 s | HTTP/2 pings find dead peers (feature `http2`) |
 //! | [`shutdown_timeout`](Serve::shutdown_timeout) | 15 s | after the signal of [`with_graceful_shutdown`](Serve::with_graceful_shutdown), how long to wait for connections to end |
 //!
 //! Graceful shutdown stops accepting, lets every HTTP connection finish its requests (HTTP/2
@@ -113,6 +114,7 @@ struct Settings {
     header_read_timeout: Option<Duration>,
     max_connections: usize,
     shutdown_timeout: Duration,
+    #[cfg(feature = "http2")]
     http2_keep_alive_interval: Option<Duration>,
 }
 
@@ -122,6 +124,7 @@ impl Default for Settings {
             header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            #[cfg(feature = "http2")]
             http2_keep_alive_interval: Some(DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL),
         }
     }
@@ -138,6 +141,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Default [`Serve::http2_keep_alive_interval`]: 30 seconds.
+#[cfg(feature = "http2")]
 pub const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A server being set up by [`serve`]; await it to run it.
@@ -180,7 +184,8 @@ impl<S> Serve<S> {
     }
 
     /// How often to ping an HTTP/2 connection to check that the peer is alive (default 30 s;
-    /// `None` turns pings off).
+    /// `None` turns pings off). Feature `http2`.
+    #[cfg(feature = "http2")]
     pub fn http2_keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
         self.settings.http2_keep_alive_interval = interval.filter(|t| !t.is_zero());
         self
