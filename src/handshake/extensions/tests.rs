@@ -174,7 +174,6 @@ fn agreed(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
 
 #[test]
 fn client_accepts_valid_responses() {
-    use DeflateResponseError::*;
     let pmd = "permessage-deflate";
     let table: &[(&str, &[&str], Outcome)] = &[
         // Declined: no header, or an empty one.
@@ -237,7 +236,15 @@ fn client_accepts_valid_responses() {
             Ok(Some(agreed(false, false, 15, 15))),
         ),
         ("x-foo, permessage-deflate", &["x-foo"], Ok(None)),
-        // Failures.
+    ];
+    check_client(table);
+}
+
+#[test]
+fn client_refuses_invalid_responses() {
+    use DeflateResponseError::*;
+    let pmd = "permessage-deflate";
+    let table: &[(&str, &[&str], Outcome)] = &[
         (pmd, &["x-foo"], Err(NotOffered)),
         (
             pmd,
@@ -293,6 +300,11 @@ fn client_accepts_valid_responses() {
             Err(DoesNotMatchOffer),
         ),
     ];
+    check_client(table);
+}
+
+/// Each row: the client's offer, the server's response lines, what the client makes of them.
+fn check_client(table: &[(&str, &[&str], Outcome)]) {
     for (offer, response, expected) in table {
         assert_eq!(
             client(offer, response),
