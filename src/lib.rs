@@ -287,6 +287,7 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+#![warn(missing_debug_implementations)]
 pub mod conn;
 pub mod handshake;
 pub mod layer;

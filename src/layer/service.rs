@@ -1,5 +1,6 @@
 //! [`WebSocketUpgrade`]: the service the layer produces.
 
+use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -24,7 +25,7 @@ use crate::handshake::{self, extensions};
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
 /// HTTP/2 `200`, or a 4xx with a reason), everything else is passed to `inner` as it is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebSocketUpgrade<S, H> {
     inner: S,
     handler: H,
@@ -181,6 +182,18 @@ where
             self.policy.clone(),
         );
         ResponseFuture::ready(response.map(|()| None))
+    }
+}
+
+// By hand: the handler is usually a closure or an `async fn`, which is not `Debug`.
+impl<S: fmt::Debug, H> fmt::Debug for WebSocketUpgrade<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocketUpgrade")
+            .field("inner", &self.inner)
+            .field("filter", &self.filter)
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
