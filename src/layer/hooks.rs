@@ -9,8 +9,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
+use super::policy::AcceptHook;
 use super::rejection::Rejection;
-use crate::handshake;
+use crate::handshake::{self, Accept};
 
 /// A handshake that passed the RFC checks and the origin policy, as the
 /// [`on_handshake`](crate::WebSocketUpgradeLayer::on_handshake) hook sees it: the request, the
@@ -185,6 +186,26 @@ impl From<Response<Bytes>> for Refusal {
     fn from(response: Response<Bytes>) -> Self {
         Self(Box::new(response))
     }
+}
+
+/// Runs the accept hook on a checked handshake: `Ok` with the headers to add to the accepting
+/// response (and the hook's choice of subprotocol in `accept`), or `Err` with the refusal.
+pub(super) fn run_accept_hook(
+    hook: &AcceptHook,
+    request: &Parts,
+    accept: &mut Accept,
+) -> Result<HeaderMap, Response<Bytes>> {
+    let mut pending = Handshake::new(request, accept.protocol().cloned());
+    if let Err(refusal) = hook(&mut pending) {
+        let response = check_hook_rejection(refusal);
+        let status = response.status();
+        let path = request.uri.path();
+        tracing::debug!(path, %status, "WebSocket handshake refused by on_handshake");
+        return Err(response);
+    }
+    let (protocol, headers) = pending.into_parts();
+    accept.set_protocol(protocol);
+    Ok(headers)
 }
 
 /// A refusal from the accept hook with a status that would not refuse anything (below 300)
