@@ -194,14 +194,14 @@ pub(super) fn run_accept_hook(
     hook: &AcceptHook,
     request: &Parts,
     accept: &mut Accept,
-) -> Result<HeaderMap, Response<Bytes>> {
+) -> Result<HeaderMap, Refusal> {
     let mut pending = Handshake::new(request, accept.protocol().cloned());
     if let Err(refusal) = hook(&mut pending) {
-        let response = check_hook_rejection(refusal);
-        let status = response.status();
+        let refusal = check_hook_rejection(refusal);
+        let status = refusal.response().status();
         let path = request.uri.path();
         tracing::debug!(path, %status, "WebSocket handshake refused by on_handshake");
-        return Err(response);
+        return Err(refusal);
     }
     let (protocol, headers) = pending.into_parts();
     accept.set_protocol(protocol);
@@ -210,8 +210,11 @@ pub(super) fn run_accept_hook(
 
 /// A refusal from the accept hook with a status that would not refuse anything (below 300)
 /// becomes a `500`, logged.
-pub(super) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
-    checked_refusal(refusal.into_response(), "on_handshake")
+pub(super) fn check_hook_rejection(refusal: Refusal) -> Refusal {
+    if refusal.0.status().as_u16() >= 300 {
+        return refusal;
+    }
+    Refusal::from(checked_refusal(refusal.into_response(), "on_handshake"))
 }
 
 /// A hook's refusal must be a refusal: a `1xx` (a `101` would switch protocols!) or `2xx`
@@ -377,14 +380,14 @@ mod tests {
         let handshake = Handshake::new(&request, None);
         let ok = handshake.reject(StatusCode::OK, "fine?");
         assert_eq!(
-            check_hook_rejection(ok).status(),
+            check_hook_rejection(ok).response().status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         let denied = handshake
             .reject(StatusCode::UNAUTHORIZED, "log in first")
             .header("www-authenticate", "Bearer")
             .header("bad name", "x");
-        let denied = check_hook_rejection(denied);
+        let denied = check_hook_rejection(denied).into_response();
         assert_eq!(denied.headers()["www-authenticate"], "Bearer");
         assert_eq!(denied.headers().len(), 2, "{:?}", denied.headers());
         assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);

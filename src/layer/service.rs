@@ -97,7 +97,9 @@ where
         if let Some(hook) = &self.policy.accept {
             match run_accept_hook(hook, &parts, &mut checked.accept) {
                 Ok(headers) => extra_headers = Some(headers),
-                Err(refusal) => return ResponseFuture::ready(refusal.map(Some)),
+                Err(refusal) => {
+                    return ResponseFuture::ready(refusal.into_response().map(Some));
+                }
             }
         }
         let handler = self.handler.clone();
