@@ -300,8 +300,8 @@ pub use conn::{
     TrySendError,
 };
 pub use layer::{
-    FailedUpgrade, Handler, HandlerOutput, Handshake, ProtocolNotOffered, Refusal, Rejection,
-    ResponseFuture, UpgradeBody, WebSocketUpgrade, WebSocketUpgradeLayer,
+    FailedUpgrade, Handler, HandlerOutput, Handshake, OwnedHandshake, ProtocolNotOffered, Refusal,
+    Rejection, ResponseFuture, UpgradeBody, WebSocketUpgrade, WebSocketUpgradeLayer,
 };
 pub use proto::{
     CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, PreparedMessage,

@@ -1,18 +1,20 @@
 //! What the layer logs, and at which level, over a real server: a handler's error with its
-//! whole chain of causes, at debug.
+//! whole chain of causes, at debug; an accept hook too slow to decide, at debug and never at
+//! error (a client can make it happen once per connection).
 
 mod support;
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 use futures_util::SinkExt;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tower_websocket::{Conn, Handler, WebSocketUpgradeLayer};
 
-use support::{logs, spawn_server, within, ws_url};
+use support::{handshake_request, http_exchange, logs, spawn_server, within, ws_url};
 
 /// An error with a message of its own and an optional cause.
 #[derive(Debug)]
@@ -67,4 +69,25 @@ fn handlers_may_return_strings_and_any_error() {
     handler(|_conn: Conn| async { Ok::<(), tower_websocket::Error>(()) });
     handler(|_conn: Conn| async { Ok::<(), Box<dyn StdError + Send + Sync>>(()) });
     handler(|_conn: Conn| async {});
+}
+
+#[tokio::test]
+async fn a_handshake_timeout_is_logged_at_debug_and_never_at_error() {
+    logs::capture();
+    let layer = WebSocketUpgradeLayer::new(support::echo)
+        .path("/slow")
+        .handshake_timeout(Duration::from_millis(20))
+        .on_handshake_async(|_handshake| std::future::pending());
+    let addr = spawn_server(layer).await;
+    let (head, _) = http_exchange(addr, &handshake_request("/slow", &[])).await;
+    assert_eq!(head.status, 503, "{head:?}");
+    let line = logs::wait_for("WebSocket handshake timed out").await;
+    assert!(line.starts_with("DEBUG "), "{line}");
+    assert!(line.contains("path=\"/slow\""), "{line}");
+    let errors: Vec<_> = logs::lines()
+        .iter()
+        .filter(|line| line.starts_with("ERROR"))
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }

@@ -14,10 +14,11 @@ use tower_service::Service;
 
 use super::body::UpgradeBody;
 use super::filter::Filter;
-use super::future::ResponseFuture;
+use super::future::{PendingResponse, ResponseFuture};
 use super::handler::Handler;
-use super::hooks::{FailedUpgrade, merge_headers, run_accept_hook};
-use super::policy::Policy;
+use super::hooks::{FailedUpgrade, OwnedHandshake, merge_headers, run_accept_hook};
+use super::pending;
+use super::policy::{AcceptHook, AsyncAcceptHook, Policy};
 use super::rejection::Rejection;
 use super::upgrade::{Accepted, spawn_connection};
 use crate::conn::Config;
@@ -93,18 +94,25 @@ where
             Ok(checked) => checked,
             Err(rejection) => return ResponseFuture::ready(self.refuse(rejection, parts)),
         };
-        let mut extra_headers = None;
-        if let Some(hook) = &self.policy.accept {
-            match run_accept_hook(hook, &parts, &mut checked.accept) {
-                Ok(headers) => extra_headers = Some(headers),
-                Err(refusal) => {
-                    return ResponseFuture::ready(refusal.into_response().map(Some));
+        let extra_headers = match &self.policy.accept {
+            None => HeaderMap::new(),
+            Some(AcceptHook::Sync(hook)) => {
+                match run_accept_hook(hook, &parts, &mut checked.accept) {
+                    Ok(headers) => headers,
+                    Err(refusal) => {
+                        return ResponseFuture::ready(refusal.into_response().map(Some));
+                    }
                 }
             }
-        }
+            Some(AcceptHook::Async(hook)) => {
+                return ResponseFuture::pending(self.decide_later(hook, checked, parts));
+            }
+        };
+        let registration = checked.register();
         let handler = self.handler.clone();
         let response = accept(
             checked,
+            registration,
             parts,
             extra_headers,
             handler,
@@ -126,6 +134,16 @@ pub(super) struct Checked {
     slot: Option<Slot>,
     /// The shutdown the connection is tracked by, if any.
     shutdown: Option<GracefulShutdown>,
+}
+
+impl Checked {
+    /// Counts the connection as live in its shutdown, if any, from now on.
+    pub(super) fn register(&self) -> Registration {
+        match &self.shutdown {
+            Some(shutdown) => shutdown.register(),
+            None => Registration::default(),
+        }
+    }
 }
 
 impl<S, H> WebSocketUpgrade<S, H> {
@@ -178,27 +196,58 @@ impl<S, H> WebSocketUpgrade<S, H> {
     /// operator's mistake (error level, and the failed-upgrade hook); anything else is the
     /// client's (debug level).
     fn refuse(&self, rejection: Rejection, parts: Parts) -> Response<Option<Bytes>> {
-        let response = self.policy.rejection_response(rejection, &parts);
-        if rejection == Rejection::UpgradeUnavailable {
-            tracing::error!(path = parts.uri.path(), "{rejection}");
-            self.policy
-                .failed_upgrade(FailedUpgrade::unavailable(parts));
-        } else {
-            let origin = parts.headers.get(http::header::ORIGIN);
-            let path = parts.uri.path();
-            tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
+        if rejection != Rejection::UpgradeUnavailable {
+            return rejected(&self.policy, rejection, &parts);
         }
+        let response = self.policy.rejection_response(rejection, &parts);
+        tracing::error!(path = parts.uri.path(), "{rejection}");
+        self.policy
+            .failed_upgrade(FailedUpgrade::unavailable(parts));
         response.map(Some)
     }
 }
 
-/// Accepts a checked handshake: the accepting response (with the accept hook's
-/// `extra_headers` and the negotiated compression), and the task that takes the connection
-/// over once it is written and runs `handler` on it.
-fn accept<H: Handler>(
+/// The response to a handshake refused for the client's reasons (or the server's state: a
+/// shutdown, the cap, a hook too slow), logged at debug.
+pub(super) fn rejected(
+    policy: &Policy,
+    rejection: Rejection,
+    parts: &Parts,
+) -> Response<Option<Bytes>> {
+    let origin = parts.headers.get(http::header::ORIGIN);
+    let path = parts.uri.path();
+    tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
+    policy.rejection_response(rejection, parts).map(Some)
+}
+
+impl<S, H: Handler> WebSocketUpgrade<S, H> {
+    /// Hands a checked handshake to the asynchronous accept hook: the layer's answer, once the
+    /// hook's future has decided.
+    fn decide_later(
+        &self,
+        hook: &AsyncAcceptHook,
+        checked: Checked,
+        parts: Parts,
+    ) -> PendingResponse {
+        let request = Arc::new(parts);
+        let protocol = checked.accept.protocol().cloned();
+        let decided = hook(OwnedHandshake::new(request.clone(), protocol));
+        let handler = self.handler.clone();
+        let (config, policy) = (self.config.clone(), self.policy.clone());
+        Box::pin(pending::decide(
+            decided, checked, request, handler, config, policy,
+        ))
+    }
+}
+
+/// Accepts a checked handshake, tracked by `registration`: the accepting response (with the
+/// accept hook's `extra_headers` and the negotiated compression), and the task that takes the
+/// connection over once it is written and runs `handler` on it.
+pub(super) fn accept<H: Handler>(
     checked: Checked,
+    registration: Registration,
     parts: Parts,
-    extra_headers: Option<HeaderMap>,
+    extra_headers: HeaderMap,
     handler: H,
     config: &Arc<Config>,
     policy: &Arc<Policy>,
@@ -207,12 +256,10 @@ fn accept<H: Handler>(
         accept,
         on_upgrade,
         slot,
-        shutdown,
+        shutdown: _,
     } = checked;
     let mut response = accept.response();
-    if let Some(extra) = extra_headers {
-        merge_headers(response.headers_mut(), extra);
-    }
+    merge_headers(response.headers_mut(), extra_headers);
     let deflate = (policy.deflate.as_ref())
         .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
     if let Some((_, value)) = &deflate {
@@ -220,10 +267,6 @@ fn accept<H: Handler>(
             .headers_mut()
             .insert(SEC_WEBSOCKET_EXTENSIONS, value.clone());
     }
-    let registration = match &shutdown {
-        Some(shutdown) => shutdown.register(),
-        None => Registration::default(),
-    };
     let accepted = Accepted {
         protocol: accept.protocol().cloned(),
         deflate: deflate.map(|(params, _)| params),
