@@ -478,6 +478,33 @@ mod tests {
     }
 
     #[test]
+    fn the_owned_handshake_decides_as_the_borrowed_one_does() {
+        let request = Arc::new(parts("chat.v2, chat.v1"));
+        let mut handshake = OwnedHandshake::new(request.clone(), None);
+        assert!(handshake.is_for(&request));
+        assert!(!handshake.is_for(&Arc::new(parts("chat.v2"))));
+        let offered: Vec<_> = handshake.offered_protocols().collect();
+        assert_eq!(offered, ["chat.v2", "chat.v1"]);
+        assert!(handshake.set_protocol("chat.v3").is_err());
+        assert!(handshake.set_protocol("chat.v1").is_ok());
+        assert_eq!(handshake.protocol(), Some("chat.v1"));
+        handshake
+            .headers_mut()
+            .insert("x-user", HeaderValue::from_static("alice"));
+        assert!(!handshake.is_extended_connect());
+        let refusal = handshake.reject(StatusCode::FORBIDDEN, "no");
+        assert_eq!(
+            refusal.response().headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
+        let answer = handshake.into_answer();
+        assert_eq!(answer.protocol.unwrap(), "chat.v1");
+        assert_eq!(answer.headers["x-user"], "alice");
+        // The handshake gave its share of the request back.
+        assert_eq!(Arc::strong_count(&request), 1);
+    }
+
+    #[test]
     fn merge_skips_the_handshake_headers_and_keeps_repeats() {
         let mut extra = HeaderMap::new();
         extra.append("set-cookie", HeaderValue::from_static("a=1"));
