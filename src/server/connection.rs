@@ -41,17 +41,7 @@ pub(super) async fn serve_connection<S, B>(
         websockets,
         seen: seen.clone(),
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        // RFC 8441: WebSockets over HTTP/2 streams.
-        .enable_connect_protocol()
-        .keep_alive_interval(settings.http2_keep_alive_interval);
+    let builder = builder(&settings);
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     // hyper's header read timeout starts once hyper-util has sniffed the HTTP version, and
@@ -95,6 +85,23 @@ pub(super) async fn serve_connection<S, B>(
             }
         }
     }
+}
+
+/// hyper-util's auto builder with `serve`'s settings: timers, the header read timeout, extended
+/// CONNECT and keepalive pings for HTTP/2.
+fn builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // RFC 8441: WebSockets over HTTP/2 streams.
+        .enable_connect_protocol()
+        .keep_alive_interval(settings.http2_keep_alive_interval);
+    builder
 }
 
 /// The user's service, as seen by one connection: notes that a request arrived, and puts
