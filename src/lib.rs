@@ -164,9 +164,35 @@
 //! - **Accept hook** ([`on_handshake`](WebSocketUpgradeLayer::on_handshake)): inspects the
 //!   request, refuses with any status and body ([`Refusal`]), or adds headers to the accepting
 //!   response (e.g. `Set-Cookie`).
+//! - **Async accept hook** ([`on_handshake_async`](WebSocketUpgradeLayer::on_handshake_async)):
+//!   the same for a decision that has to wait (a database, a token service). The hook gets an
+//!   [`OwnedHandshake`] and returns a future that gives it back to accept (or a [`Refusal`]);
+//!   the layer awaits it before the `101`, at most the
+//!   [`handshake_timeout`](WebSocketUpgradeLayer::handshake_timeout) (10 s by default, then
+//!   `503`, [`Rejection::HandshakeTimeout`]). A shutdown meanwhile answers `503`; a client
+//!   that leaves drops the future.
 //! - **Rejection responses** ([`on_rejection`](WebSocketUpgradeLayer::on_rejection)): replace
-//!   the layer's own `4xx` responses (body, headers); the [`handshake::HandshakeRejection`] is
-//!   in the response extensions either way.
+//!   the layer's own `4xx` and `503` responses (body, headers); the [`Rejection`] (and for a
+//!   bad request the [`handshake::HandshakeRejection`] inside it) is in the response
+//!   extensions either way.
+//!
+//! An async accept hook that asks a token service:
+//!
+//! ```no_run
+//! use http::StatusCode;
+//! use tower_websocket::{Conn, WebSocketUpgradeLayer};
+//!
+//! # async fn chat(_: Conn) {}
+//! # async fn token_is_valid(_: Option<&http::HeaderValue>) -> bool { true }
+//! let layer = WebSocketUpgradeLayer::new(chat).on_handshake_async(|handshake| async move {
+//!     // E.g. a call to a token service.
+//!     if !token_is_valid(handshake.request().headers.get("authorization")).await {
+//!         return Err(handshake.reject(StatusCode::UNAUTHORIZED, "log in first"));
+//!     }
+//!     Ok(handshake)
+//! });
+//! # let _ = layer;
+//! ```
 //!
 //! # What the layer checks
 //!
@@ -280,13 +306,15 @@
 //!   encoder). No sockets, no runtime.
 //! - [`handshake`]: the opening handshake as pure functions over `http::request::Parts`
 //!   (RFC 6455, RFC 8441 extended CONNECT, the origin policy).
-//! - [`Handshake`], [`Refusal`], [`FailedUpgrade`]: what the layer's hooks see and return.
+//! - [`Handshake`], [`OwnedHandshake`], [`Refusal`], [`FailedUpgrade`]: what the layer's hooks
+//!   see and return.
 //! - [`conn`]: [`Conn`], the IO layer over any `AsyncRead + AsyncWrite`.
 //! - [`WebSocketUpgradeLayer`], [`WebSocketUpgrade`], [`ResponseFuture`], [`UpgradeBody`]: the
 //!   tower layer, service, future and body.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+#![warn(missing_debug_implementations)]
 pub mod conn;
 pub mod handshake;
 pub mod layer;
@@ -299,8 +327,8 @@ pub use conn::{
     TrySendError,
 };
 pub use layer::{
-    FailedUpgrade, Handler, HandlerOutput, Handshake, ProtocolNotOffered, Refusal, Rejection,
-    ResponseFuture, UpgradeBody, WebSocketUpgrade, WebSocketUpgradeLayer,
+    FailedUpgrade, Handler, HandlerOutput, Handshake, OwnedHandshake, ProtocolNotOffered, Refusal,
+    Rejection, ResponseFuture, UpgradeBody, WebSocketUpgrade, WebSocketUpgradeLayer,
 };
 pub use proto::{
     CloseCode, CloseFrame, DeflateConfig, DeflateParams, Limits, Message, PreparedMessage,

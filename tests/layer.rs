@@ -302,3 +302,19 @@ async fn frames_sent_in_the_same_write_as_the_handshake_are_not_lost() {
     write_raw(&mut stream, &masked_frame(true, OpCode::Text, b"later")).await;
     assert_eq!(read_frame(&mut stream).await.payload, b"later");
 }
+
+#[tokio::test]
+async fn the_layer_service_future_and_body_are_debug_whatever_the_handler() {
+    // A closure handler is not `Debug`; the layer's types are anyway.
+    let handler = |conn: Conn| echo(conn);
+    let layer = WebSocketUpgradeLayer::new(handler).path("/ws");
+    assert!(format!("{layer:?}").starts_with("WebSocketUpgradeLayer"));
+    let mut service = layer.layer(service_fn(support::inner::<Empty<Bytes>>));
+    let debug = format!("{service:?}");
+    assert!(debug.starts_with("WebSocketUpgrade {"), "{debug}");
+    assert!(debug.contains("\"/ws\""), "{debug}");
+    let future = service.call(upgrade_request());
+    assert!(format!("{future:?}").starts_with("ResponseFuture"));
+    let response = within("the 500", future).await.unwrap();
+    assert!(format!("{:?}", response.body()).starts_with("UpgradeBody"));
+}

@@ -1,28 +1,33 @@
 //! Handshake policy over a real server: the origin check (default, allowlist, custom, opt-out),
-//! subprotocol selection, the accept hook (refusals, extra response headers) and custom
-//! rejection responses.
+//! subprotocol selection, the accept hooks (refusals, extra response headers; the async one's
+//! wait, timeout, shutdown and departing clients) and custom rejection responses.
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use http_body_util::Empty;
+use hyper::body::Incoming;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_websocket::handshake::{HandshakeRejection, OriginPolicy};
-use tower_websocket::{CloseCode, Conn, Handler, Message, Rejection, WebSocketUpgradeLayer};
+use tower_websocket::{
+    CloseCode, Conn, GracefulShutdown, Handler, Message, Rejection, WebSocketUpgradeLayer,
+};
 
 use support::h2::{connect_request, h2_client, h2_websocket};
 use support::{
     ACCEPT, KEY, ResponseHead, connect, echo, handshake_request, http_exchange, inner,
-    spawn_server, within, ws_url,
+    spawn_server, spawn_service, within, ws_url,
 };
 
 /// The response head and body to a handshake for `/ws` with `extra` headers.
@@ -354,4 +359,234 @@ async fn a_rejection_hook_cannot_turn_a_refusal_into_an_acceptance() {
         assert_eq!(head.status, 500, "{status}: {head:?}");
         assert!(!body.contains("welcome"), "{body}");
     }
+}
+
+/// An extension put in the request by middleware before the layer.
+#[derive(Clone, Debug, PartialEq)]
+struct Tenant(&'static str);
+
+/// A token service behind a channel, as a hook would call one over the network: it answers
+/// after a short wait with the user a token belongs to, if any.
+fn token_service() -> mpsc::Sender<(String, oneshot::Sender<Option<&'static str>>)> {
+    let (requests, mut incoming) = mpsc::channel::<(String, oneshot::Sender<_>)>(8);
+    tokio::spawn(async move {
+        while let Some((token, reply)) = incoming.recv().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = reply.send((token == "Bearer alice-token").then_some("alice"));
+        }
+    });
+    requests
+}
+
+/// Sets `flag` when dropped: tells whether a hook's future was dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Waits until `flag` is set.
+async fn until_set(what: &str, flag: &AtomicBool) {
+    within(what, async {
+        while !flag.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn async_accept_hook_asks_a_token_service_then_accepts_or_refuses() {
+    let tokens = token_service();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let handler = move |conn: Conn| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        tell_protocol(conn)
+    };
+    let layer = WebSocketUpgradeLayer::new(handler)
+        .protocols(["a", "b"])
+        .on_handshake_async(move |mut handshake| {
+            let tokens = tokens.clone();
+            async move {
+                let headers = &handshake.request().headers;
+                let token = headers.get("authorization").and_then(|v| v.to_str().ok());
+                let token = token.unwrap_or_default().to_owned();
+                let (reply, user) = oneshot::channel();
+                let asked = tokens.send((token, reply)).await;
+                let Some(user) = asked.ok().and(user.await.ok()).flatten() else {
+                    let refusal = handshake.reject(StatusCode::UNAUTHORIZED, "log in first");
+                    return Err(refusal.header(WWW_AUTHENTICATE, "Bearer"));
+                };
+                // What the sync hook can do, after the wait: the request's extensions, the
+                // client's order among the server's protocols, response headers.
+                let tenant = handshake.request().extensions.get::<Tenant>().cloned();
+                assert_eq!(handshake.protocol(), Some("a"));
+                let choice = handshake
+                    .offered_protocols()
+                    .find(|p| ["a", "b"].contains(p));
+                if let Some(choice) = choice.map(str::to_owned) {
+                    handshake.set_protocol(&choice).unwrap();
+                }
+                assert!(handshake.set_protocol("unoffered").is_err());
+                let headers = handshake.headers_mut();
+                headers.insert("x-user", HeaderValue::from_static(user));
+                if let Some(Tenant(tenant)) = tenant {
+                    headers.insert("x-tenant", HeaderValue::from_static(tenant));
+                }
+                Ok(handshake)
+            }
+        });
+    let service =
+        layer
+            .layer(service_fn(inner::<Incoming>))
+            .map_request(|mut request: Request<Incoming>| {
+                request.extensions_mut().insert(Tenant("acme"));
+                request
+            });
+    let addr = spawn_service(service).await;
+
+    let mut request = ws_url(addr, "/ws").into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_static("Bearer alice-token"),
+    );
+    headers.insert("sec-websocket-protocol", HeaderValue::from_static("b, a"));
+    let (mut ws, response) = within("handshake", connect_async(request)).await.unwrap();
+    assert_eq!(response.headers()["x-user"], "alice");
+    assert_eq!(response.headers()["x-tenant"], "acme");
+    assert_eq!(response.headers()["sec-websocket-protocol"], "b");
+    let told = within("protocol", ws.next()).await.unwrap().unwrap();
+    assert_eq!(told, WsMessage::text("b"));
+
+    let (head, body) = handshake(addr, &[("Authorization", "Bearer mallory")]).await;
+    assert_eq!(head.status, 401, "{head:?}");
+    assert_eq!(head.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(body, "log in first");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the handler ran for a refusal"
+    );
+}
+
+#[tokio::test]
+async fn async_accept_hook_that_never_decides_hits_the_handshake_timeout() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let guard = dropped.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let layer = WebSocketUpgradeLayer::new(echo)
+        .max_connections(1)
+        .handshake_timeout(Duration::from_millis(100))
+        .on_handshake_async(move |_handshake| {
+            let _guard = SetOnDrop(guard.clone());
+            async move {
+                let _guard = _guard;
+                std::future::pending().await
+            }
+        })
+        .on_rejection(move |rejection, request| {
+            record.lock().unwrap().push(*rejection);
+            rejection.response_for(request.version)
+        });
+    let addr = spawn_server(layer).await;
+
+    let started = Instant::now();
+    let (head, body) = handshake(addr, &[]).await;
+    assert_eq!(head.status, 503, "{head:?}");
+    assert!(body.starts_with("WebSocket handshake timed out"), "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert!(dropped.load(Ordering::SeqCst), "the hook's future was kept");
+    // The place under the cap was given back: the next one times out too, not "too many".
+    let (head, body) = handshake(addr, &[]).await;
+    assert_eq!(head.status, 503, "{head:?}");
+    assert!(body.starts_with("WebSocket handshake timed out"), "{body}");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Rejection::HandshakeTimeout, Rejection::HandshakeTimeout]
+    );
+}
+
+#[tokio::test]
+async fn a_shutdown_during_the_async_hook_answers_503_at_once() {
+    let shutdown = GracefulShutdown::new();
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = started.clone();
+    let layer = WebSocketUpgradeLayer::new(echo)
+        .graceful_shutdown(&shutdown)
+        .handshake_timeout(Duration::from_secs(60))
+        .on_handshake_async(move |_handshake| {
+            flag.store(true, Ordering::SeqCst);
+            std::future::pending()
+        });
+    let addr = spawn_server(layer).await;
+
+    let answer = tokio::spawn(async move { handshake(addr, &[]).await });
+    until_set("the hook to start", &started).await;
+    // The waiting handshake counts as live, so the shutdown waits for it; it ends at once.
+    assert_eq!(shutdown.live_connections(), 1);
+    assert!(within("shutdown", shutdown.shutdown(Duration::from_secs(5))).await);
+    let (head, body) = within("the 503", answer).await.unwrap();
+    assert_eq!(head.status, 503, "{head:?}");
+    assert!(body.starts_with("server shutting down"), "{body}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_hook_drops_the_hook_and_its_place() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let (guard, flag) = (dropped.clone(), started.clone());
+    let layer = WebSocketUpgradeLayer::new(echo)
+        .max_connections(1)
+        .handshake_timeout(Duration::from_secs(60))
+        .on_handshake_async(move |handshake| {
+            let wait = handshake.request().headers.contains_key("x-wait");
+            let guard = wait.then(|| SetOnDrop(guard.clone()));
+            flag.store(wait, Ordering::SeqCst);
+            async move {
+                let _guard = guard;
+                if wait {
+                    std::future::pending::<()>().await;
+                }
+                Ok(handshake)
+            }
+        });
+    let addr = spawn_server(layer).await;
+
+    let mut stream = connect(addr).await;
+    let request = handshake_request("/ws", &[("X-Wait", "1")]);
+    support::write_raw(&mut stream, request.as_bytes()).await;
+    until_set("the hook to start", &started).await;
+    drop(stream);
+    until_set("the hook's future to be dropped", &dropped).await;
+    // Its place under the cap of one is free again.
+    let (head, _) = handshake(addr, &[]).await;
+    assert_eq!(head.status, 101, "{head:?}");
+}
+
+#[tokio::test]
+async fn async_accept_hook_over_http2_adds_headers_to_the_200() {
+    let layer = WebSocketUpgradeLayer::new(echo).on_handshake_async(|mut handshake| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(handshake.is_extended_connect());
+        let headers = handshake.headers_mut();
+        headers.insert(SET_COOKIE, HeaderValue::from_static("session=abc"));
+        Ok(handshake)
+    });
+    let addr = spawn_server(layer).await;
+    let mut h2 = h2_client(connect(addr).await).await;
+    let request = connect_request(&format!("http://{addr}/ws"))
+        .body(Empty::new())
+        .unwrap();
+    let (head, mut ws) = h2_websocket(&mut h2, request).await.expect("200");
+    assert_eq!(head.headers[SET_COOKIE], "session=abc");
+    within("send", ws.send(WsMessage::text("over h2")))
+        .await
+        .unwrap();
+    let echoed = within("echo", ws.next()).await.unwrap().unwrap();
+    assert_eq!(echoed, WsMessage::text("over h2"));
 }

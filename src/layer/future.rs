@@ -1,4 +1,5 @@
-//! [`ResponseFuture`]: the inner service's future, or a response the layer made itself.
+//! [`ResponseFuture`]: the inner service's future, or a response the layer made itself (at once,
+//! or once an asynchronous accept hook has decided).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,9 +11,15 @@ use pin_project_lite::pin_project;
 
 use super::body::UpgradeBody;
 
+/// The layer's answer to a handshake whose accept hook has to wait: boxed, as the hook's future
+/// is the user's type (only this path pays for it).
+pub(crate) type PendingResponse = Pin<Box<dyn Future<Output = Response<Option<Bytes>>> + Send>>;
+
 pin_project! {
     /// Resolves to the inner service's response (its body wrapped in [`UpgradeBody`]), or to
-    /// the layer's own `101` or rejection response.
+    /// the layer's own `101` or rejection response (once the
+    /// [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async) hook has
+    /// decided, if there is one). Dropping it before then drops the hook's future.
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
@@ -24,6 +31,7 @@ pin_project! {
     enum Kind<F, B> {
         Inner { #[pin] future: F },
         Ready { response: Option<Response<UpgradeBody<B>>> },
+        Pending { future: PendingResponse },
     }
 }
 
@@ -38,6 +46,12 @@ impl<F, B> ResponseFuture<F, B> {
         let response = Some(response.map(UpgradeBody::full));
         Self {
             kind: Kind::Ready { response },
+        }
+    }
+
+    pub(crate) fn pending(future: PendingResponse) -> Self {
+        Self {
+            kind: Kind::Pending { future },
         }
     }
 }
@@ -58,12 +72,21 @@ where
                 Some(response) => Poll::Ready(Ok(response)),
                 None => panic!("ResponseFuture polled after completion"),
             },
+            KindProj::Pending { future } => {
+                let response = ready!(future.as_mut().poll(cx));
+                Poll::Ready(Ok(response.map(UpgradeBody::full)))
+            }
         }
     }
 }
 
 impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        let kind = match &self.kind {
+            Kind::Inner { .. } => "Inner",
+            Kind::Ready { .. } => "Ready",
+            Kind::Pending { .. } => "Pending",
+        };
+        f.debug_tuple("ResponseFuture").field(&kind).finish()
     }
 }

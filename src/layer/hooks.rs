@@ -1,16 +1,19 @@
-//! What the layer's hooks see and return: the accept hook's [`Handshake`] and [`Refusal`], and
-//! the report of an upgrade that could not happen ([`FailedUpgrade`]).
+//! What the layer's hooks see and return: the accept hooks' [`Handshake`] and
+//! [`OwnedHandshake`], and [`Refusal`], and the report of an upgrade that could not happen
+//! ([`FailedUpgrade`]).
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
 
+use super::policy::SyncAcceptHook;
 use super::rejection::Rejection;
-use crate::handshake;
+use crate::handshake::{self, Accept};
 
 /// A handshake that passed the RFC checks and the origin policy, as the
 /// [`on_handshake`](crate::WebSocketUpgradeLayer::on_handshake) hook sees it: the request, the
@@ -19,19 +22,18 @@ use crate::handshake;
 ///
 /// The hook accepts with `Ok(())` or refuses with `Err(`[`Refusal`]`)`, any status, headers and
 /// body (see [`reject`](Self::reject)); the handler never runs for a refused handshake.
+/// [`OwnedHandshake`] is the same, owned, for a hook that has to wait.
 #[derive(Debug)]
 pub struct Handshake<'a> {
     request: &'a Parts,
-    protocol: Option<HeaderValue>,
-    headers: HeaderMap,
+    answer: Answer,
 }
 
 impl<'a> Handshake<'a> {
     pub(super) fn new(request: &'a Parts, protocol: Option<HeaderValue>) -> Self {
         Self {
             request,
-            protocol,
-            headers: HeaderMap::new(),
+            answer: Answer::new(protocol),
         }
     }
 
@@ -55,13 +57,143 @@ impl<'a> Handshake<'a> {
     /// [`protocols`](crate::WebSocketUpgradeLayer::protocols) the client offered, unless the hook
     /// changes it.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_ref().and_then(|p| p.to_str().ok())
+        self.answer.protocol()
     }
 
     /// Answers `protocol`, which must be one the client offered (compared exactly): a server
     /// may never answer a subprotocol that was not offered (RFC 6455 §4.2.2).
     pub fn set_protocol(&mut self, protocol: &str) -> Result<(), ProtocolNotOffered> {
-        let offered = self.offered_protocols().any(|p| p == protocol);
+        self.answer.set_protocol(self.request, protocol)
+    }
+
+    /// Answers no subprotocol.
+    pub fn clear_protocol(&mut self) {
+        self.answer.protocol = None;
+    }
+
+    /// Headers added to the accepting response, e.g. `Set-Cookie`. Those the handshake itself
+    /// sets (`Upgrade`, `Connection`, `Sec-WebSocket-*`, `Content-Length`,
+    /// `Transfer-Encoding`) are ignored, with a warning in the log.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.answer.headers
+    }
+
+    /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
+    /// headers with [`Refusal::header`], or build any response and convert it with `into()`.
+    pub fn reject(&self, status: StatusCode, reason: impl Into<Bytes>) -> Refusal {
+        Refusal::plain_text(status, reason.into())
+    }
+
+    pub(super) fn into_answer(self) -> Answer {
+        self.answer
+    }
+}
+
+/// A handshake as the [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async)
+/// hook sees it: what [`Handshake`] offers (the request with its extensions, the client's
+/// subprotocol offer, the choice of subprotocol, headers for the accepting response,
+/// [`reject`](Self::reject)), owned, so that the hook's future can keep it across `.await`s.
+/// The hook gives it back to accept: `Ok(handshake)`.
+///
+/// The request is shared with the layer, not copied; it goes on to the connection
+/// ([`Conn::request`](crate::Conn::request)) once the hook has given the handshake back.
+///
+/// Unlike [`Handshake::offered_protocols`], the offer borrows the handshake: to answer one of
+/// its protocols, copy it out first (`.map(str::to_owned)`), then
+/// [`set_protocol`](Self::set_protocol).
+#[derive(Debug)]
+pub struct OwnedHandshake {
+    request: Arc<Parts>,
+    answer: Answer,
+}
+
+impl OwnedHandshake {
+    pub(super) fn new(request: Arc<Parts>, protocol: Option<HeaderValue>) -> Self {
+        Self {
+            request,
+            answer: Answer::new(protocol),
+        }
+    }
+
+    /// The handshake request: method, URI, headers, and the extensions earlier middleware
+    /// inserted (e.g. an authenticated user).
+    pub fn request(&self) -> &Parts {
+        &self.request
+    }
+
+    /// Whether this is an HTTP/2 extended CONNECT (RFC 8441) rather than an HTTP/1.1 upgrade.
+    pub fn is_extended_connect(&self) -> bool {
+        self.request.method == Method::CONNECT
+    }
+
+    /// The subprotocols the client offered, most preferred first.
+    pub fn offered_protocols(&self) -> impl Iterator<Item = &str> {
+        handshake::offered_protocols(&self.request)
+    }
+
+    /// The subprotocol that will be answered: the first of
+    /// [`protocols`](crate::WebSocketUpgradeLayer::protocols) the client offered, unless the hook
+    /// changes it.
+    pub fn protocol(&self) -> Option<&str> {
+        self.answer.protocol()
+    }
+
+    /// Answers `protocol`, which must be one the client offered (compared exactly): a server
+    /// may never answer a subprotocol that was not offered (RFC 6455 §4.2.2).
+    pub fn set_protocol(&mut self, protocol: &str) -> Result<(), ProtocolNotOffered> {
+        self.answer.set_protocol(&self.request, protocol)
+    }
+
+    /// Answers no subprotocol.
+    pub fn clear_protocol(&mut self) {
+        self.answer.protocol = None;
+    }
+
+    /// Headers added to the accepting response, e.g. `Set-Cookie`. Those the handshake itself
+    /// sets (`Upgrade`, `Connection`, `Sec-WebSocket-*`, `Content-Length`,
+    /// `Transfer-Encoding`) are ignored, with a warning in the log.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.answer.headers
+    }
+
+    /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
+    /// headers with [`Refusal::header`], or build any response and convert it with `into()`.
+    pub fn reject(&self, status: StatusCode, reason: impl Into<Bytes>) -> Refusal {
+        Refusal::plain_text(status, reason.into())
+    }
+
+    /// Whether this is the handshake of `request` (and not one the hook kept from another).
+    pub(super) fn is_for(&self, request: &Arc<Parts>) -> bool {
+        Arc::ptr_eq(&self.request, request)
+    }
+
+    pub(super) fn into_answer(self) -> Answer {
+        self.answer
+    }
+}
+
+/// What an accept hook decided: the subprotocol to answer and the headers to add.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub(super) protocol: Option<HeaderValue>,
+    pub(super) headers: HeaderMap,
+}
+
+impl Answer {
+    fn new(protocol: Option<HeaderValue>) -> Self {
+        Self {
+            protocol,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    fn protocol(&self) -> Option<&str> {
+        self.protocol.as_ref().and_then(|p| p.to_str().ok())
+    }
+
+    /// Answers `protocol` if `request` offered it.
+    fn set_protocol(&mut self, request: &Parts, protocol: &str) -> Result<(), ProtocolNotOffered> {
+        let offered = handshake::offered_protocols(request).any(|p| p == protocol);
         match HeaderValue::from_str(protocol) {
             Ok(value) if offered => {
                 self.protocol = Some(value);
@@ -69,34 +201,6 @@ impl<'a> Handshake<'a> {
             }
             _ => Err(ProtocolNotOffered(protocol.to_owned())),
         }
-    }
-
-    /// Answers no subprotocol.
-    pub fn clear_protocol(&mut self) {
-        self.protocol = None;
-    }
-
-    /// Headers added to the accepting response, e.g. `Set-Cookie`. Those the handshake itself
-    /// sets (`Upgrade`, `Connection`, `Sec-WebSocket-*`, `Content-Length`,
-    /// `Transfer-Encoding`) are ignored, with a warning in the log.
-    pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
-    }
-
-    /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
-    /// headers with [`Refusal::header`], or build any response and convert it with `into()`.
-    pub fn reject(&self, status: StatusCode, reason: impl Into<Bytes>) -> Refusal {
-        let mut response = Response::new(reason.into());
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        Refusal(Box::new(response))
-    }
-
-    pub(super) fn into_parts(self) -> (Option<HeaderValue>, HeaderMap) {
-        (self.protocol, self.headers)
     }
 }
 
@@ -149,6 +253,17 @@ pub(super) fn merge_headers(headers: &mut HeaderMap, extra: HeaderMap) {
 pub struct Refusal(Box<Response<Bytes>>);
 
 impl Refusal {
+    /// `status`, with `reason` as a plain-text body.
+    fn plain_text(status: StatusCode, reason: Bytes) -> Self {
+        let mut response = Response::new(reason);
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Self(Box::new(response))
+    }
+
     /// Adds a header to the response; a name or value that is not valid is ignored, with a
     /// warning in the log.
     pub fn header<K, V>(mut self, name: K, value: V) -> Self
@@ -187,10 +302,38 @@ impl From<Response<Bytes>> for Refusal {
     }
 }
 
+/// Runs the accept hook on a checked handshake: `Ok` with the headers to add to the accepting
+/// response (and the hook's choice of subprotocol in `accept`), or `Err` with the refusal.
+pub(super) fn run_accept_hook(
+    hook: &SyncAcceptHook,
+    request: &Parts,
+    accept: &mut Accept,
+) -> Result<HeaderMap, Refusal> {
+    let mut pending = Handshake::new(request, accept.protocol().cloned());
+    if let Err(refusal) = hook(&mut pending) {
+        return Err(refused(refusal, request, "on_handshake"));
+    }
+    let answer = pending.into_answer();
+    accept.set_protocol(answer.protocol);
+    Ok(answer.headers)
+}
+
+/// An accept hook's refusal, checked (see [`check_hook_rejection`]) and logged at debug.
+pub(super) fn refused(refusal: Refusal, request: &Parts, hook: &str) -> Refusal {
+    let refusal = check_hook_rejection(refusal, hook);
+    let status = refusal.response().status();
+    let path = request.uri.path();
+    tracing::debug!(path, %status, "WebSocket handshake refused by {hook}");
+    refusal
+}
+
 /// A refusal from the accept hook with a status that would not refuse anything (below 300)
 /// becomes a `500`, logged.
-pub(super) fn check_hook_rejection(refusal: Refusal) -> Response<Bytes> {
-    checked_refusal(refusal.into_response(), "on_handshake")
+pub(super) fn check_hook_rejection(refusal: Refusal, hook: &str) -> Refusal {
+    if refusal.0.status().as_u16() >= 300 {
+        return refusal;
+    }
+    Refusal::from(checked_refusal(refusal.into_response(), hook))
 }
 
 /// A hook's refusal must be a refusal: a `1xx` (a `101` would switch protocols!) or `2xx`
@@ -335,6 +478,33 @@ mod tests {
     }
 
     #[test]
+    fn the_owned_handshake_decides_as_the_borrowed_one_does() {
+        let request = Arc::new(parts("chat.v2, chat.v1"));
+        let mut handshake = OwnedHandshake::new(request.clone(), None);
+        assert!(handshake.is_for(&request));
+        assert!(!handshake.is_for(&Arc::new(parts("chat.v2"))));
+        let offered: Vec<_> = handshake.offered_protocols().collect();
+        assert_eq!(offered, ["chat.v2", "chat.v1"]);
+        assert!(handshake.set_protocol("chat.v3").is_err());
+        assert!(handshake.set_protocol("chat.v1").is_ok());
+        assert_eq!(handshake.protocol(), Some("chat.v1"));
+        handshake
+            .headers_mut()
+            .insert("x-user", HeaderValue::from_static("alice"));
+        assert!(!handshake.is_extended_connect());
+        let refusal = handshake.reject(StatusCode::FORBIDDEN, "no");
+        assert_eq!(
+            refusal.response().headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
+        let answer = handshake.into_answer();
+        assert_eq!(answer.protocol.unwrap(), "chat.v1");
+        assert_eq!(answer.headers["x-user"], "alice");
+        // The handshake gave its share of the request back.
+        assert_eq!(Arc::strong_count(&request), 1);
+    }
+
+    #[test]
     fn merge_skips_the_handshake_headers_and_keeps_repeats() {
         let mut extra = HeaderMap::new();
         extra.append("set-cookie", HeaderValue::from_static("a=1"));
@@ -356,14 +526,14 @@ mod tests {
         let handshake = Handshake::new(&request, None);
         let ok = handshake.reject(StatusCode::OK, "fine?");
         assert_eq!(
-            check_hook_rejection(ok).status(),
+            check_hook_rejection(ok, "on_handshake").response().status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         let denied = handshake
             .reject(StatusCode::UNAUTHORIZED, "log in first")
             .header("www-authenticate", "Bearer")
             .header("bad name", "x");
-        let denied = check_hook_rejection(denied);
+        let denied = check_hook_rejection(denied, "on_handshake").into_response();
         assert_eq!(denied.headers()["www-authenticate"], "Bearer");
         assert_eq!(denied.headers().len(), 2, "{:?}", denied.headers());
         assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);

@@ -8,6 +8,7 @@ mod filter;
 mod future;
 mod handler;
 mod hooks;
+mod pending;
 mod policy;
 mod rejection;
 mod service;
@@ -26,7 +27,7 @@ use tower_layer::Layer;
 pub use body::UpgradeBody;
 pub use future::ResponseFuture;
 pub use handler::{Handler, HandlerOutput};
-pub use hooks::{FailedUpgrade, Handshake, ProtocolNotOffered, Refusal};
+pub use hooks::{FailedUpgrade, Handshake, OwnedHandshake, ProtocolNotOffered, Refusal};
 pub use rejection::Rejection;
 pub use service::WebSocketUpgrade;
 
@@ -35,7 +36,7 @@ use crate::conn::{Config, Conn};
 use crate::handshake::OriginPolicy;
 use crate::proto::DeflateConfig;
 use filter::Filter;
-use policy::Policy;
+use policy::{AcceptHook, AsyncAcceptOutput, Policy};
 
 /// Answers WebSocket handshakes and runs `handler` on each accepted connection; every other
 /// request goes to the wrapped service untouched.
@@ -157,7 +158,9 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// earlier middleware put in its extensions) and the client's subprotocol offer, may choose
     /// the subprotocol and add response headers (e.g. `Set-Cookie`), and accepts with `Ok(())`
     /// or refuses with any response ([`Refusal`], e.g. from [`Handshake::reject`]). See
-    /// [`Handshake`].
+    /// [`Handshake`]. A hook that has to wait (for a database, a token service) is
+    /// [`on_handshake_async`](Self::on_handshake_async); the layer has one accept hook, the
+    /// last one set.
     ///
     /// ```
     /// use http::StatusCode;
@@ -185,12 +188,102 @@ impl<H> WebSocketUpgradeLayer<H> {
     where
         F: Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
     {
-        Arc::make_mut(&mut self.policy).accept = Some(Arc::new(hook));
+        Arc::make_mut(&mut self.policy).accept = Some(AcceptHook::Sync(Arc::new(hook)));
+        self
+    }
+
+    /// The accept hook, for a decision that has to wait (a database, a token service): `hook`
+    /// returns a future, which the layer awaits before it answers `101` (or `200`). It can do
+    /// what [`on_handshake`](Self::on_handshake) does (read the request and its extensions,
+    /// see the client's subprotocol offer, choose the subprotocol, add response headers,
+    /// refuse with any [`Refusal`]) through an [`OwnedHandshake`], and gives the handshake back
+    /// to accept: `Ok(handshake)`. It replaces any `on_handshake` hook (and vice versa).
+    ///
+    /// The future must be `'static`, so it cannot borrow the request as [`Handshake`] does:
+    /// the hook gets the handshake by value and returns it. The request is shared with the
+    /// layer behind an `Arc`, not copied, and handed on to the connection once the handshake
+    /// comes back; choices are checked as they are made ([`OwnedHandshake::set_protocol`]
+    /// refuses a subprotocol the client did not offer at once), and no separate decision type
+    /// has to be kept in step with the request it answers. What it costs, only with this
+    /// hook: the `Arc` and two boxed futures per handshake. A handshake without a hook, or with
+    /// `on_handshake`, is answered at once as before.
+    ///
+    /// While the future runs, the handshake holds its place under
+    /// [`max_connections`](Self::max_connections) and counts as live for a
+    /// [`GracefulShutdown`]. It is bounded by the [`handshake_timeout`](Self::handshake_timeout)
+    /// (default 10 s): past it the future is dropped and the client gets `503`
+    /// ([`Rejection::HandshakeTimeout`]); a shutdown that starts meanwhile drops it too and
+    /// answers `503` ([`Rejection::ShuttingDown`]); a client that disconnects just drops it.
+    /// Both rejections go through [`on_rejection`](Self::on_rejection) and are logged at debug
+    /// level only.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use http::StatusCode;
+    /// use http::header::{HeaderValue, SET_COOKIE};
+    /// use tower_websocket::{Conn, WebSocketUpgradeLayer};
+    ///
+    /// /// Stands in for a token service or a database.
+    /// #[derive(Clone)]
+    /// struct Sessions;
+    ///
+    /// impl Sessions {
+    ///     async fn is_valid(&self, token: &[u8]) -> bool {
+    ///         tokio::time::sleep(Duration::from_millis(5)).await;
+    ///         token == b"Bearer let-me-in"
+    ///     }
+    /// }
+    ///
+    /// # async fn chat(_: Conn) {}
+    /// let sessions = Sessions;
+    /// let layer = WebSocketUpgradeLayer::new(chat)
+    ///     .handshake_timeout(Duration::from_secs(5))
+    ///     .on_handshake_async(move |mut handshake| {
+    ///         let sessions = sessions.clone();
+    ///         async move {
+    ///             let token = handshake.request().headers.get("authorization");
+    ///             let token = token.map_or(&b""[..], HeaderValue::as_bytes);
+    ///             if !sessions.is_valid(token).await {
+    ///                 return Err(handshake.reject(StatusCode::UNAUTHORIZED, "log in first"));
+    ///             }
+    ///             // The client's order decides, among the versions this server speaks; the
+    ///             // offer borrows the handshake, so copy the choice out first.
+    ///             let choice = handshake.offered_protocols().find(|p| p.starts_with("chat.v"));
+    ///             if let Some(protocol) = choice.map(str::to_owned) {
+    ///                 handshake.set_protocol(&protocol).ok();
+    ///             }
+    ///             handshake
+    ///                 .headers_mut()
+    ///                 .insert(SET_COOKIE, HeaderValue::from_static("seen=1; HttpOnly"));
+    ///             Ok(handshake)
+    ///         }
+    ///     });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_handshake_async<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(OwnedHandshake) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AsyncAcceptOutput> + Send + 'static,
+    {
+        let hook = move |handshake| Box::pin(hook(handshake)) as _;
+        Arc::make_mut(&mut self.policy).accept = Some(AcceptHook::Async(Arc::new(hook)));
+        self
+    }
+
+    /// How long the [`on_handshake_async`](Self::on_handshake_async) hook may take to decide
+    /// (default 10 s, as the server's header read timeout): past it, the client is answered
+    /// `503` ([`Rejection::HandshakeTimeout`]) and the hook's future is dropped. It bounds how
+    /// long a slow token service or database holds a handshake's connection and its place
+    /// under the cap. With `Duration::ZERO`, the hook must decide when first polled.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.policy).handshake_timeout = timeout;
         self
     }
 
     /// Replaces the layer's own rejection responses (`400`, `403`, `405`, `426`, `505`, the
-    /// `503`s of a shutdown or the connection cap, and the `500` of a server without upgrades):
+    /// `503`s of a shutdown, the connection cap or the handshake timeout, and the `500` of a
+    /// server without upgrades):
     /// `hook` gets the [`Rejection`] and the request and returns the response to send;
     /// [`Rejection::response_for`] is the default. The rejection is also put in the response
     /// extensions, hook or not.

@@ -1,8 +1,10 @@
 //! [`Policy`]: everything the layer decides a handshake by, besides the RFC checks: the
 //! subprotocols and compression it offers, the origin rule, the hooks, the shutdown handle, the
-//! connection cap and the upgrade timeout.
+//! connection cap, and the handshake and upgrade timeouts.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,15 +13,37 @@ use http::HeaderValue;
 use http::Response;
 use http::request::Parts;
 
-use super::hooks::{FailedUpgrade, Handshake, Refusal, checked_refusal};
+use super::hooks::{FailedUpgrade, Handshake, OwnedHandshake, Refusal, checked_refusal};
 use super::rejection::Rejection;
 use crate::conn::tracking::{ConnectionLimit, GracefulShutdown};
 use crate::handshake::OriginPolicy;
 use crate::proto::DeflateConfig;
 
-pub(crate) type AcceptHook = Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
+pub(crate) type SyncAcceptHook =
+    Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Refusal> + Send + Sync>;
+/// What [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async)'s future
+/// yields.
+pub(crate) type AsyncAcceptOutput = Result<OwnedHandshake, Refusal>;
+pub(crate) type AsyncAcceptFuture = Pin<Box<dyn Future<Output = AsyncAcceptOutput> + Send>>;
+pub(crate) type AsyncAcceptHook = Arc<dyn Fn(OwnedHandshake) -> AsyncAcceptFuture + Send + Sync>;
 pub(crate) type RejectionHook = Arc<dyn Fn(&Rejection, &Parts) -> Response<Bytes> + Send + Sync>;
 pub(crate) type FailedUpgradeHook = Arc<dyn Fn(FailedUpgrade) + Send + Sync>;
+
+/// The accept hook: one that decides at once, or one that returns a future.
+#[derive(Clone)]
+pub(crate) enum AcceptHook {
+    Sync(SyncAcceptHook),
+    Async(AsyncAcceptHook),
+}
+
+impl fmt::Debug for AcceptHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sync(_) => "on_handshake",
+            Self::Async(_) => "on_handshake_async",
+        })
+    }
+}
 
 /// The handshake policy the layer applies after the RFC checks.
 #[derive(Clone)]
@@ -37,11 +61,16 @@ pub(crate) struct Policy {
     /// How long the layer waits for hyper to hand over a connection it answered `101` (or
     /// `200`) for.
     pub(crate) upgrade_timeout: Duration,
+    /// How long the layer waits for an asynchronous accept hook to decide.
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl Policy {
     /// Default [`upgrade_timeout`](crate::WebSocketUpgradeLayer::upgrade_timeout): 10 seconds.
     pub(crate) const DEFAULT_UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default [`handshake_timeout`](crate::WebSocketUpgradeLayer::handshake_timeout): 10
+    /// seconds.
+    pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// The response for a handshake the layer refuses: the rejection hook's, or the default;
     /// the rejection itself rides along in the response extensions.
@@ -78,6 +107,7 @@ impl Default for Policy {
             shutdown: None,
             limit: None,
             upgrade_timeout: Self::DEFAULT_UPGRADE_TIMEOUT,
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -88,12 +118,13 @@ impl fmt::Debug for Policy {
             .field("protocols", &self.protocols)
             .field("deflate", &self.deflate)
             .field("origin", &self.origin)
-            .field("on_handshake", &self.accept.is_some())
+            .field("accept_hook", &self.accept)
             .field("on_rejection", &self.rejection.is_some())
             .field("on_failed_upgrade", &self.failed_upgrade.is_some())
             .field("graceful_shutdown", &self.shutdown)
             .field("max_connections", &self.limit)
             .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
             .finish()
     }
 }

@@ -10,7 +10,8 @@ use crate::handshake::{self, HandshakeRejection};
 
 /// Why the layer answered a handshake with an error instead of `101` (or `200`): the request
 /// is not a valid handshake or its origin is not allowed ([`HandshakeRejection`], from the
-/// pure [`handshake`](crate::handshake) checks), or the layer cannot take one more connection.
+/// pure [`handshake`](crate::handshake) checks), or the layer cannot take one more connection
+/// or could not decide in time.
 ///
 /// The [`on_rejection`](crate::WebSocketUpgradeLayer::on_rejection) hook receives it, and it is
 /// in the extensions of every rejection response.
@@ -28,6 +29,11 @@ pub enum Rejection {
     /// The layer's [`max_connections`](crate::WebSocketUpgradeLayer::max_connections) are
     /// live: `503` with `Retry-After: 1`.
     TooManyConnections,
+    /// The [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async) hook did
+    /// not decide within the
+    /// [`handshake_timeout`](crate::WebSocketUpgradeLayer::handshake_timeout) (its future was
+    /// dropped): `503`.
+    HandshakeTimeout,
 }
 
 impl Rejection {
@@ -36,7 +42,9 @@ impl Rejection {
         match self {
             Self::Handshake(rejection) => rejection.status(),
             Self::UpgradeUnavailable => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ShuttingDown | Self::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::TooManyConnections | Self::HandshakeTimeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -51,6 +59,10 @@ impl Rejection {
             }
             Self::ShuttingDown => "server shutting down: no new WebSocket connections",
             Self::TooManyConnections => "too many WebSocket connections: try again later",
+            Self::HandshakeTimeout => {
+                "WebSocket handshake timed out: the server did not decide in time whether to \
+                 accept it; try again later"
+            }
         }
     }
 
@@ -124,5 +136,8 @@ mod tests {
             "GET"
         );
         assert_eq!(Rejection::ShuttingDown.handshake(), None);
+        let slow = Rejection::HandshakeTimeout.response_for(Version::HTTP_11);
+        assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(slow.body().starts_with(b"WebSocket handshake timed out"));
     }
 }

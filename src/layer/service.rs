@@ -1,9 +1,11 @@
 //! [`WebSocketUpgrade`]: the service the layer produces.
 
+use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::SEC_WEBSOCKET_EXTENSIONS;
+use bytes::Bytes;
+use http::header::{HeaderMap, SEC_WEBSOCKET_EXTENSIONS};
 use http::request::Parts;
 use http::{Method, Request, Response};
 use hyper::upgrade::OnUpgrade;
@@ -11,19 +13,20 @@ use tower_service::Service;
 
 use super::body::UpgradeBody;
 use super::filter::Filter;
-use super::future::ResponseFuture;
+use super::future::{PendingResponse, ResponseFuture};
 use super::handler::Handler;
-use super::hooks::{FailedUpgrade, Handshake, check_hook_rejection, merge_headers};
-use super::policy::Policy;
+use super::hooks::{FailedUpgrade, OwnedHandshake, merge_headers, run_accept_hook};
+use super::pending;
+use super::policy::{AcceptHook, AsyncAcceptHook, Policy};
 use super::rejection::Rejection;
 use super::upgrade::{Accepted, spawn_connection};
 use crate::conn::Config;
-use crate::conn::tracking::{GracefulShutdown, Registration};
-use crate::handshake::{self, extensions};
+use crate::conn::tracking::{GracefulShutdown, Registration, Slot};
+use crate::handshake::{self, Accept, extensions};
 
 /// Wraps an inner service: WebSocket handshakes that match the filter are answered here (101,
 /// HTTP/2 `200`, or a 4xx with a reason), everything else is passed to `inner` as it is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebSocketUpgrade<S, H> {
     inner: S,
     handler: H,
@@ -82,104 +85,212 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        // A CONNECT is someone else's tunnel unless it is an RFC 8441 WebSocket.
-        let attempt = if parts.method == Method::CONNECT {
-            handshake::is_extended_connect(&parts, extended_protocol(&parts))
-        } else {
-            handshake::is_upgrade_attempt(&parts)
-        };
-        if !attempt || !self.filter.matches(&parts) {
+        if !self.is_handshake(&parts) {
             return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         }
         drop(body);
-        let validated = if parts.method == Method::CONNECT {
-            handshake::validate_connect(&parts, extended_protocol(&parts), &self.policy.protocols)
-        } else {
-            handshake::validate(&parts, &self.policy.protocols)
-        };
-        // The layer's own shutdown handle, or the one `server::serve` puts in the request
-        // (taken out: the connection keeps the request for its whole life).
-        let served = parts.extensions.remove::<GracefulShutdown>();
-        let shutdown = self.policy.shutdown.clone().or(served);
-        let checked = validated.map_err(Rejection::from).and_then(|accept| {
-            self.policy.origin.check(&parts)?;
-            if shutdown
-                .as_ref()
-                .is_some_and(GracefulShutdown::is_triggered)
-            {
-                return Err(Rejection::ShuttingDown);
-            }
-            let slot = match &self.policy.limit {
-                Some(limit) => Some(limit.try_acquire().ok_or(Rejection::TooManyConnections)?),
-                None => None,
-            };
-            Ok((accept, slot))
-        });
-        let (mut accept, slot) = match checked {
+        let mut checked = match self.check(&mut parts) {
             Ok(checked) => checked,
-            Err(rejection) => {
-                let origin = parts.headers.get(http::header::ORIGIN);
-                let path = parts.uri.path();
-                tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
-                let response = self.policy.rejection_response(rejection, &parts);
-                return ResponseFuture::ready(response.map(Some));
+            Err(rejection) => return ResponseFuture::ready(self.refuse(rejection, parts)),
+        };
+        let extra_headers = match &self.policy.accept {
+            None => HeaderMap::new(),
+            Some(AcceptHook::Sync(hook)) => {
+                match run_accept_hook(hook, &parts, &mut checked.accept) {
+                    Ok(headers) => headers,
+                    Err(refusal) => {
+                        return ResponseFuture::ready(refusal.into_response().map(Some));
+                    }
+                }
+            }
+            Some(AcceptHook::Async(hook)) => {
+                return ResponseFuture::pending(self.decide_later(hook, checked, parts));
             }
         };
-        let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
-            let rejection = Rejection::UpgradeUnavailable;
-            tracing::error!(path = parts.uri.path(), "{rejection}");
-            let response = self.policy.rejection_response(rejection, &parts);
-            self.policy
-                .failed_upgrade(FailedUpgrade::unavailable(parts));
-            return ResponseFuture::ready(response.map(Some));
-        };
-        let mut extra_headers = None;
-        if let Some(hook) = &self.policy.accept {
-            let mut pending = Handshake::new(&parts, accept.protocol().cloned());
-            if let Err(response) = hook(&mut pending) {
-                let response = check_hook_rejection(response);
-                let status = response.status();
-                let path = parts.uri.path();
-                tracing::debug!(path, %status, "WebSocket handshake refused by on_handshake");
-                return ResponseFuture::ready(response.map(Some));
-            }
-            let (protocol, headers) = pending.into_parts();
-            accept.set_protocol(protocol);
-            extra_headers = Some(headers);
-        }
-        let mut response = accept.response();
-        if let Some(extra) = extra_headers {
-            merge_headers(response.headers_mut(), extra);
-        }
-        let protocol = accept.protocol().cloned();
-        let deflate = self
-            .policy
-            .deflate
-            .as_ref()
-            .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
-        if let Some((_, value)) = &deflate {
-            response
-                .headers_mut()
-                .insert(SEC_WEBSOCKET_EXTENSIONS, value.clone());
-        }
-        let params = deflate.map(|(params, _)| params);
-        let registration = match &shutdown {
+        let registration = checked.register();
+        let handler = self.handler.clone();
+        let response = accept(
+            checked,
+            registration,
+            parts,
+            extra_headers,
+            handler,
+            &self.config,
+            &self.policy,
+        );
+        ResponseFuture::ready(response)
+    }
+}
+
+/// A handshake that passed the RFC checks and every check of the layer, with what accepting it
+/// takes.
+pub(super) struct Checked {
+    /// The accepting response to be, with the subprotocol chosen so far.
+    pub(super) accept: Accept,
+    /// hyper's handle on the connection, resolved once the `101` (or `200`) is written.
+    on_upgrade: OnUpgrade,
+    /// The connection's place under the layer's cap, if it has one.
+    slot: Option<Slot>,
+    /// The shutdown the connection is tracked by, if any.
+    shutdown: Option<GracefulShutdown>,
+}
+
+impl Checked {
+    /// Counts the connection as live in its shutdown, if any, from now on.
+    pub(super) fn register(&self) -> Registration {
+        match &self.shutdown {
             Some(shutdown) => shutdown.register(),
             None => Registration::default(),
+        }
+    }
+}
+
+impl<S, H> WebSocketUpgrade<S, H> {
+    /// Whether the layer answers this request: a WebSocket handshake attempt that matches the
+    /// filter. A CONNECT is someone else's tunnel unless it is an RFC 8441 WebSocket.
+    fn is_handshake(&self, parts: &Parts) -> bool {
+        let attempt = if parts.method == Method::CONNECT {
+            handshake::is_extended_connect(parts, extended_protocol(parts))
+        } else {
+            handshake::is_upgrade_attempt(parts)
         };
-        spawn_connection(
+        attempt && self.filter.matches(parts)
+    }
+
+    /// The RFC checks, the origin policy, the shutdown, the connection cap and hyper's upgrade
+    /// handle, in that order; takes the shutdown handle and the upgrade handle out of the
+    /// request (the connection keeps the request for its whole life).
+    fn check(&self, parts: &mut Parts) -> Result<Checked, Rejection> {
+        let validated = if parts.method == Method::CONNECT {
+            handshake::validate_connect(parts, extended_protocol(parts), &self.policy.protocols)
+        } else {
+            handshake::validate(parts, &self.policy.protocols)
+        };
+        // The layer's own shutdown handle, or the one `server::serve` puts in the request.
+        let served = parts.extensions.remove::<GracefulShutdown>();
+        let shutdown = self.policy.shutdown.clone().or(served);
+        let accept = validated?;
+        self.policy.origin.check(parts)?;
+        if shutdown
+            .as_ref()
+            .is_some_and(GracefulShutdown::is_triggered)
+        {
+            return Err(Rejection::ShuttingDown);
+        }
+        let slot = match &self.policy.limit {
+            Some(limit) => Some(limit.try_acquire().ok_or(Rejection::TooManyConnections)?),
+            None => None,
+        };
+        let on_upgrade =
+            (parts.extensions.remove::<OnUpgrade>()).ok_or(Rejection::UpgradeUnavailable)?;
+        Ok(Checked {
+            accept,
             on_upgrade,
-            parts,
-            Accepted {
-                protocol,
-                deflate: params,
-                registration: registration.with_slot(slot),
-            },
-            self.handler.clone(),
-            self.config.clone(),
-            self.policy.clone(),
-        );
-        ResponseFuture::ready(response.map(|()| None))
+            slot,
+            shutdown,
+        })
+    }
+
+    /// The response to a handshake the layer refuses. A server without upgrades is the
+    /// operator's mistake (error level, and the failed-upgrade hook); anything else is the
+    /// client's (debug level).
+    fn refuse(&self, rejection: Rejection, parts: Parts) -> Response<Option<Bytes>> {
+        if rejection != Rejection::UpgradeUnavailable {
+            return rejected(&self.policy, rejection, &parts);
+        }
+        let response = self.policy.rejection_response(rejection, &parts);
+        tracing::error!(path = parts.uri.path(), "{rejection}");
+        self.policy
+            .failed_upgrade(FailedUpgrade::unavailable(parts));
+        response.map(Some)
+    }
+}
+
+/// The response to a handshake refused for the client's reasons (or the server's state: a
+/// shutdown, the cap, a hook too slow), logged at debug.
+pub(super) fn rejected(
+    policy: &Policy,
+    rejection: Rejection,
+    parts: &Parts,
+) -> Response<Option<Bytes>> {
+    let origin = parts.headers.get(http::header::ORIGIN);
+    let path = parts.uri.path();
+    tracing::debug!(path, ?origin, %rejection, "WebSocket handshake rejected");
+    policy.rejection_response(rejection, parts).map(Some)
+}
+
+impl<S, H: Handler> WebSocketUpgrade<S, H> {
+    /// Hands a checked handshake to the asynchronous accept hook: the layer's answer, once the
+    /// hook's future has decided.
+    fn decide_later(
+        &self,
+        hook: &AsyncAcceptHook,
+        checked: Checked,
+        parts: Parts,
+    ) -> PendingResponse {
+        let request = Arc::new(parts);
+        let protocol = checked.accept.protocol().cloned();
+        let decided = hook(OwnedHandshake::new(request.clone(), protocol));
+        let handler = self.handler.clone();
+        let (config, policy) = (self.config.clone(), self.policy.clone());
+        Box::pin(pending::decide(
+            decided, checked, request, handler, config, policy,
+        ))
+    }
+}
+
+/// Accepts a checked handshake, tracked by `registration`: the accepting response (with the
+/// accept hook's `extra_headers` and the negotiated compression), and the task that takes the
+/// connection over once it is written and runs `handler` on it.
+pub(super) fn accept<H: Handler>(
+    checked: Checked,
+    registration: Registration,
+    parts: Parts,
+    extra_headers: HeaderMap,
+    handler: H,
+    config: &Arc<Config>,
+    policy: &Arc<Policy>,
+) -> Response<Option<Bytes>> {
+    let Checked {
+        accept,
+        on_upgrade,
+        slot,
+        shutdown: _,
+    } = checked;
+    let mut response = accept.response();
+    merge_headers(response.headers_mut(), extra_headers);
+    let deflate = (policy.deflate.as_ref())
+        .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
+    if let Some((_, value)) = &deflate {
+        response
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_EXTENSIONS, value.clone());
+    }
+    let accepted = Accepted {
+        protocol: accept.protocol().cloned(),
+        deflate: deflate.map(|(params, _)| params),
+        registration: registration.with_slot(slot),
+    };
+    spawn_connection(
+        on_upgrade,
+        parts,
+        accepted,
+        handler,
+        config.clone(),
+        policy.clone(),
+    );
+    response.map(|()| None)
+}
+
+// By hand: the handler is usually a closure or an `async fn`, which is not `Debug`.
+impl<S: fmt::Debug, H> fmt::Debug for WebSocketUpgrade<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocketUpgrade")
+            .field("inner", &self.inner)
+            .field("filter", &self.filter)
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 

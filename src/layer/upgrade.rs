@@ -19,7 +19,8 @@ use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
 
 use super::detach::detach;
-use super::handler::{Handler, HandlerOutput};
+use super::handler::sealed::Output as _;
+use super::handler::{Chain, Handler};
 use super::hooks::FailedUpgrade;
 use super::policy::Policy;
 use crate::conn::tracking::Registration;
@@ -146,7 +147,8 @@ fn report_failed_upgrade(request: Parts, error: hyper::Error, policy: &Policy) {
     policy.failed_upgrade(failure);
 }
 
-/// Runs the handler, reporting its error (debug) or panic (error: a bug in the handler).
+/// Runs the handler, reporting its error (debug, with its sources) or panic (error: a bug in
+/// the handler).
 async fn run_handler<H: Handler>(handler: H, conn: Conn) {
     match (CatchUnwind {
         future: handler.call(conn),
@@ -155,6 +157,7 @@ async fn run_handler<H: Handler>(handler: H, conn: Conn) {
     {
         Ok(output) => {
             if let Some(error) = output.into_error() {
+                let error = Chain(&*error);
                 tracing::debug!(%error, "WebSocket handler returned an error");
             }
         }

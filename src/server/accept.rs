@@ -1,4 +1,5 @@
-//! What an accept error means, and how long to wait after one.
+//! The accept step of [`serve`](super::serve): a place under the connection cap, then a
+//! connection; what an accept error means, and how long to wait after one.
 //!
 //! `accept` fails for three kinds of reasons. A connection that was reset or aborted before it
 //! was accepted (or another already-pending network error, accept(2) lists them) says nothing
@@ -7,14 +8,133 @@
 //! little, longer each time, and keep serving. Anything else (a closed or invalid listener) is
 //! returned to the caller.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::stream::ServedStream;
 
 /// The first wait after running out of descriptors; doubled each time, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
 /// The longest wait between two accepts while out of descriptors (axum waits 1 s every time).
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The listener, the connection cap's semaphore, and the state of the once-per-burst logs.
+#[derive(Debug)]
+pub(super) struct Acceptor {
+    listener: TcpListener,
+    slots: Arc<Semaphore>,
+    /// The cap: all of `slots`' permits.
+    max: usize,
+    backoff: Backoff,
+    /// Whether the cap was reached since the last place was free (logged once per burst).
+    at_limit: bool,
+}
+
+impl Acceptor {
+    pub(super) fn new(listener: TcpListener, slots: Arc<Semaphore>, max: usize) -> Self {
+        Self {
+            listener,
+            slots,
+            max,
+            backoff: Backoff::default(),
+            at_limit: false,
+        }
+    }
+
+    /// The next connection, with its place under the cap: waits for a place, then for a
+    /// connection, surviving the errors that are not the listener's. `Ok(None)` once `signal`
+    /// completes; `Err` if the listener itself fails.
+    pub(super) async fn next<F: Future<Output = ()>>(
+        &mut self,
+        signal: &mut Pin<&mut F>,
+    ) -> io::Result<Option<ServedStream>> {
+        loop {
+            let Some(permit) = self.place(signal).await else {
+                return Ok(None);
+            };
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = signal.as_mut() => return Ok(None),
+            };
+            match accepted {
+                Ok((io, peer)) => {
+                    self.backoff.succeeded();
+                    // Best effort: a socket that cannot take the option is still served.
+                    let _ = io.set_nodelay(true);
+                    return Ok(Some(ServedStream::new(io, peer, permit)));
+                }
+                // The place is given back: the next round waits for one again.
+                Err(error) => {
+                    if !self.survive(error, signal).await? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A place under the cap, waiting for a connection to close if there is none (logged once
+    /// per burst); `None` once `signal` completes.
+    async fn place<F: Future<Output = ()>>(
+        &mut self,
+        signal: &mut Pin<&mut F>,
+    ) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            self.at_limit = false;
+            return Some(permit);
+        }
+        if !self.at_limit {
+            tracing::warn!(
+                max = self.max,
+                "connection limit reached; accepting again as connections close"
+            );
+            self.at_limit = true;
+        }
+        tokio::select! {
+            // `Err` never: the semaphore is not closed.
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
+            () = signal.as_mut() => None,
+        }
+    }
+
+    /// After a failed accept: `Ok(true)` to accept again (at once, or after the backoff for
+    /// lack of resources), `Ok(false)` if `signal` completed meanwhile, `Err` if the listener
+    /// itself failed.
+    async fn survive<F: Future<Output = ()>>(
+        &mut self,
+        error: io::Error,
+        signal: &mut Pin<&mut F>,
+    ) -> io::Result<bool> {
+        match AcceptError::classify(&error) {
+            AcceptError::Connection => {
+                tracing::debug!(%error, "a connection failed before it was accepted");
+                Ok(true)
+            }
+            AcceptError::Resources => {
+                let (wait, first) = self.backoff.failed();
+                if first {
+                    tracing::error!(
+                        %error,
+                        "accept failed for lack of resources (file descriptors?); \
+                         retrying with backoff, open connections are still served"
+                    );
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => Ok(true),
+                    () = signal.as_mut() => Ok(false),
+                }
+            }
+            AcceptError::Fatal => Err(error),
+        }
+    }
+}
 
 /// What to do after an accept error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

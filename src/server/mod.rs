@@ -87,8 +87,7 @@ use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
 
 use crate::conn::GracefulShutdown;
-use accept::{AcceptError, Backoff};
-use stream::ServedStream;
+use accept::Acceptor;
 
 /// Serves `service` on every connection `listener` accepts; see the [module docs](self) for
 /// what it sets up and the defaults. Await it (it runs until the listener fails), or add
@@ -302,70 +301,12 @@ where
         settings,
     } = serve;
     let settings = Arc::new(settings);
-    let max = settings.max_connections;
-    let slots = Arc::new(Semaphore::new(max));
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
     let websockets = GracefulShutdown::new();
     let (stop, stopped) = watch::channel(false);
     let mut signal = std::pin::pin!(signal);
-    let mut backoff = Backoff::default();
-    let mut at_limit = false;
-    loop {
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                at_limit = false;
-                permit
-            }
-            Err(_) => {
-                if !at_limit {
-                    tracing::warn!(
-                        max,
-                        "connection limit reached; accepting again as connections close"
-                    );
-                    at_limit = true;
-                }
-                tokio::select! {
-                    permit = slots.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break, // never: the semaphore is not closed
-                    },
-                    () = &mut signal => break,
-                }
-            }
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut signal => break,
-        };
-        let (io, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                match AcceptError::classify(&error) {
-                    AcceptError::Connection => {
-                        tracing::debug!(%error, "a connection failed before it was accepted");
-                    }
-                    AcceptError::Resources => {
-                        let (wait, first) = backoff.failed();
-                        if first {
-                            tracing::error!(
-                                %error,
-                                "accept failed for lack of resources (file descriptors?); \
-                                 retrying with backoff, open connections are still served"
-                            );
-                        }
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = &mut signal => break,
-                        }
-                    }
-                    AcceptError::Fatal => return Err(error),
-                }
-                continue;
-            }
-        };
-        backoff.succeeded();
-        // Best effort: a socket that cannot take the option is still served.
-        let _ = io.set_nodelay(true);
-        let stream = ServedStream::new(io, peer, permit);
+    let mut acceptor = Acceptor::new(listener, slots.clone(), settings.max_connections);
+    while let Some(stream) = acceptor.next(&mut signal).await? {
         tokio::spawn(connection::serve_connection(
             stream,
             service.clone(),
@@ -374,10 +315,18 @@ where
             stopped.clone(),
         ));
     }
-    drop(listener);
+    drop(acceptor);
     tracing::debug!("shutting down: no longer accepting; closing connections");
     let _ = stop.send(true);
     websockets.trigger();
+    drain(&slots, &settings).await;
+    Ok(())
+}
+
+/// Waits until every connection has given its place under the cap back, at most the shutdown
+/// timeout.
+async fn drain(slots: &Semaphore, settings: &Settings) {
+    let max = settings.max_connections;
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     match tokio::time::timeout(settings.shutdown_timeout, slots.acquire_many(all)).await {
         Ok(_) => tracing::debug!("shutdown complete: every connection closed"),
@@ -386,5 +335,4 @@ where
             "shutdown timeout passed with connections still open"
         ),
     }
-    Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod h2;
+pub mod logs;
 
 use std::convert::Infallible;
 use std::future::Future;
