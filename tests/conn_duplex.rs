@@ -275,6 +275,69 @@ async fn close_with_a_reserved_code_is_refused_and_sends_nothing() {
     assert_eq!(next(&mut server).await, Message::text("still open"));
 }
 
+/// `Error`'s questions answered against what the connection did: the code `close_code` names
+/// is the one on the wire, `is_closed` agrees with whether the connection still works.
+#[tokio::test(start_paused = true)]
+async fn error_methods_match_what_the_connection_did() {
+    // A protocol violation: closed with the error's code, as `close_code` says.
+    let (mut peer, io) = tokio::io::duplex(64 * 1024);
+    let mut server = Conn::from_raw(io, Role::Server, &Config::default());
+    let unmasked = [0x81, 0x01, b'x'];
+    peer.write_all(&unmasked).await.unwrap();
+    let (error, close) = tokio::join!(within("recv", server.recv()), read_frame(&mut peer));
+    let error = error.expect("an item").expect_err("a protocol error");
+    assert!(error.is_protocol_violation() && error.is_closed() && !error.is_timeout());
+    assert_eq!(
+        error.close_code().map(CloseCode::as_u16),
+        Some(close.close_code())
+    );
+    assert_eq!(close.close_code(), 1002);
+    assert!(within("recv", server.recv()).await.is_none());
+
+    // The idle timeout: a timeout that closed the connection with 1001.
+    let config = Config::new()
+        .ping_interval(None)
+        .idle_timeout(Some(Duration::from_secs(5)));
+    let (mut peer, io) = tokio::io::duplex(64 * 1024);
+    let mut server = Conn::from_raw(io, Role::Server, &config);
+    let (error, close) = tokio::join!(within("recv", server.recv()), read_frame(&mut peer));
+    let error = error.expect("an item").expect_err("the idle timeout");
+    assert!(matches!(error, Error::IdleTimeout), "{error:?}");
+    assert!(error.is_timeout() && error.is_closed() && !error.is_protocol_violation());
+    assert_eq!(
+        error.close_code().map(CloseCode::as_u16),
+        Some(close.close_code())
+    );
+
+    // The read deadline: a timeout that leaves the connection open.
+    let (mut client, mut server) = pair();
+    server.set_read_deadline(Some(Instant::now() + Duration::from_secs(1)));
+    let error = within("recv", server.recv()).await.unwrap().unwrap_err();
+    assert!(error.is_timeout() && !error.is_closed() && error.close_code().is_none());
+    // A refused Close code: the call failed, the connection did not.
+    let error = client
+        .feed(Message::Close(Some(CloseFrame::new(
+            CloseCode::new(1006),
+            "",
+        ))))
+        .unwrap_err();
+    assert!(!error.is_closed() && error.close_code().is_none());
+    send(&mut client, Message::text("still open"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut server).await, Message::text("still open"));
+
+    // The peer vanished: closed, no code sent, neither a timeout nor a violation.
+    drop(client);
+    let error = within("recv", server.recv()).await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::UnexpectedEof), "{error:?}");
+    assert!(error.is_closed() && !error.is_timeout() && !error.is_protocol_violation());
+    assert!(error.close_code().is_none());
+    // Sending now: `Closed`, which is closed too.
+    let error = send(&mut server, Message::text("gone")).await.unwrap_err();
+    assert!(error.is_closed(), "{error:?}");
+}
+
 #[tokio::test]
 async fn peer_dropping_without_close_is_unexpected_eof_then_none() {
     let (client, mut server) = pair();
