@@ -35,7 +35,7 @@ use crate::proto::{
 
 pub use config::Config;
 pub use error::Error;
-pub use futures::{Flush, Recv, Send};
+pub use futures::{FlushFuture, RecvFuture, SendFuture};
 pub use io::{BoxedIo, Io};
 pub use send_error::{SendError, TrySendError};
 pub use split::{ReadHalf, Sender, SplitOptions};
@@ -208,16 +208,16 @@ where
     ///
     /// Cancel safe: all progress is kept in the `Conn`, so `recv` can be used in
     /// `tokio::select!` without losing data.
-    pub fn recv(&mut self) -> Recv<'_, T> {
-        Recv::new(self)
+    pub fn recv(&mut self) -> RecvFuture<'_, T> {
+        RecvFuture::new(self)
     }
 
     /// Sends a message and flushes it (and anything queued before it).
     ///
     /// Sending a `Close` message starts the close handshake; after that only
     /// [`recv`](Self::recv) and [`close`](Self::close) are useful.
-    pub fn send(&mut self, message: Message) -> Send<'_, T> {
-        Send::new(self, message)
+    pub fn send(&mut self, message: Message) -> SendFuture<'_, T> {
+        SendFuture::new(self, message)
     }
 
     /// Queues a message without writing it; [`flush`](Self::flush) writes everything queued in
@@ -239,8 +239,8 @@ where
     }
 
     /// Writes everything queued.
-    pub fn flush(&mut self) -> Flush<'_, T> {
-        Flush::new(self)
+    pub fn flush(&mut self) -> FlushFuture<'_, T> {
+        FlushFuture::new(self)
     }
 
     /// Polls until everything queued is written and flushed; see [`flush`](Self::flush).

@@ -75,7 +75,7 @@ impl SplitOptions {
 
 impl<T> Conn<T>
 where
-    T: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     /// Splits the connection into a read half and a [`Sender`], with a send queue of
     /// [`Sender::DEFAULT_QUEUE`] bytes. Spawns one tokio task that drives the connection until it
