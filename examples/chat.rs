@@ -289,7 +289,9 @@ async fn first_text(conn: &mut Conn) -> Result<String, Named> {
 pub async fn chat(room: Room, mut conn: Conn) -> Result<(), Error> {
     let name = match read_name(&mut conn).await {
         Named::Yes(name) => name,
-        Named::Refused(reason) => return conn.close(CloseCode::POLICY_VIOLATION, reason).await,
+        Named::Refused(reason) => {
+            return conn.close_with(CloseCode::POLICY_VIOLATION, reason).await;
+        }
         Named::Gone => return Ok(()),
     };
     // Subscribe before joining, so that the newcomer sees its own join too.

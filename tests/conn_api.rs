@@ -51,7 +51,9 @@ async fn conn_is_a_stream_and_a_sink() {
         let got = within("echo", client.next()).await.unwrap().unwrap();
         assert_eq!(got, Message::text(format!("m{i}")));
     }
-    SinkExt::close(&mut client).await.unwrap();
+    // `SinkExt::close` by its plain name (no inherent `Conn::close` shadows it): it queues
+    // Close 1000 and flushes, without waiting for the answer.
+    client.close().await.unwrap();
     // The close handshake completes through the Stream: the server's Close, then the end.
     let reply = within("close reply", client.next()).await.unwrap().unwrap();
     assert!(matches!(reply, Message::Close(Some(f)) if f.code == CloseCode::NORMAL));
@@ -227,7 +229,7 @@ async fn a_live_peer_answering_pings_is_never_idle() {
     };
     let outcome = tokio::time::timeout(Duration::from_secs(120), read_all).await;
     assert!(outcome.is_err(), "server ended: {outcome:?}");
-    server.close(CloseCode::NORMAL, "").await.unwrap();
+    server.close_with(CloseCode::NORMAL, "").await.unwrap();
     let pings = within("client", client_task).await.unwrap();
     assert!(pings >= 10, "{pings} pings in 120 s");
 }

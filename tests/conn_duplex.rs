@@ -188,7 +188,7 @@ async fn feed_queues_and_one_flush_writes_everything_at_once() {
 async fn close_from_one_side_ends_the_other_side_with_close_then_none() {
     let (mut client, mut server) = pair();
     let (closed, (first, second)) = tokio::join!(
-        within("client close", client.close(CloseCode::NORMAL, "done")),
+        within("client close", client.close_with(CloseCode::NORMAL, "done")),
         async {
             let first = within("server recv", server.recv()).await;
             let second = within("server recv after close", server.recv()).await;
@@ -219,7 +219,7 @@ async fn close_times_out_against_a_silent_peer() {
     let start = Instant::now();
     let result = within(
         "close",
-        server.close(CloseCode::GOING_AWAY, "shutting down"),
+        server.close_with(CloseCode::GOING_AWAY, "shutting down"),
     )
     .await;
     assert!(matches!(result, Err(Error::CloseTimeout)), "{result:?}");
@@ -240,7 +240,7 @@ async fn close_times_out_against_a_silent_peer() {
 async fn sending_after_close_is_an_error() {
     let (mut client, mut server) = pair();
     let (closed, _) = tokio::join!(
-        within("client close", client.close(CloseCode::NORMAL, "")),
+        within("client close", client.close_with(CloseCode::NORMAL, "")),
         within("server drain", async {
             while server.recv().await.is_some() {}
         })
@@ -258,7 +258,7 @@ async fn sending_after_close_is_an_error() {
 #[tokio::test]
 async fn close_with_a_reserved_code_is_refused_and_sends_nothing() {
     let (mut client, mut server) = pair();
-    let result = within("close", client.close(CloseCode::new(1005), "")).await;
+    let result = within("close", client.close_with(CloseCode::new(1005), "")).await;
     assert!(
         matches!(result, Err(Error::InvalidCloseCode(code)) if code.as_u16() == 1005),
         "{result:?}"

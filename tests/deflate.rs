@@ -453,7 +453,7 @@ async fn round_trip(setup: Setup) {
         assert_eq!(&echoed, message, "{setup:?}: server to client");
     }
     let (closed, last) = tokio::join!(
-        within("close", client.close(CloseCode::NORMAL, "done")),
+        within("close", client.close_with(CloseCode::NORMAL, "done")),
         within("close reply", server.recv())
     );
     closed.unwrap();

@@ -168,7 +168,7 @@ async fn server_initiated_close_reaches_the_client_and_completes() {
         async move {
             let first = conn.recv().await;
             assert!(matches!(first, Some(Ok(ref m)) if m.is_data()), "{first:?}");
-            let _ = tx.send(conn.close(CloseCode::GOING_AWAY, "bye").await);
+            let _ = tx.send(conn.close_with(CloseCode::GOING_AWAY, "bye").await);
         }
     })
     .path("/ws");

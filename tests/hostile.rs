@@ -256,9 +256,12 @@ async fn idle_timeout_towards_a_stuck_peer_ends_within_the_close_timeout() {
 async fn close_and_send_close_to_a_stuck_peer_end_within_the_close_timeout() {
     let (_peer, mut server) = stuck_server(no_write_timeout());
     let started = Instant::now();
-    let closed = tokio::time::timeout(Duration::from_secs(60), server.close(CloseCode::NORMAL, ""))
-        .await
-        .expect("close ended within 60 s");
+    let closed = tokio::time::timeout(
+        Duration::from_secs(60),
+        server.close_with(CloseCode::NORMAL, ""),
+    )
+    .await
+    .expect("close ended within 60 s");
     assert!(matches!(closed, Err(Error::CloseTimeout)), "{closed:?}");
     assert_eq!(started.elapsed(), Duration::from_secs(4));
 

@@ -257,7 +257,7 @@ async fn handler_sees_the_request_parts_and_the_negotiated_protocol() {
             conn.protocol().unwrap_or("-"),
         );
         if conn.send(Message::text(report)).await.is_ok() {
-            let _ = conn.close(CloseCode::NORMAL, "").await;
+            let _ = conn.close_with(CloseCode::NORMAL, "").await;
         }
     })
     .path("/ws")

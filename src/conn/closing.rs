@@ -2,7 +2,7 @@
 //! lingering close that follows it.
 //!
 //! Every Close we send (a reply, ours after a protocol error, the idle timeout, a shutdown,
-//! [`Conn::close`](super::Conn::close), or a `Message::Close` fed by the application) goes
+//! [`Conn::close_with`](super::Conn::close_with), or a `Message::Close` fed by the application) goes
 //! through [`State::queue_close`], which arms the close timer. From then on every wait of the
 //! connection is bounded by the close timeout, whatever the write timeout.
 //!

@@ -89,7 +89,7 @@ impl Config {
     }
 
     /// How long the closing of a connection may take, from the moment our Close frame is
-    /// queued (default 10 s): [`Conn::close`](crate::Conn::close) waiting for the peer's Close,
+    /// queued (default 10 s): [`Conn::close_with`](crate::Conn::close_with) waiting for the peer's Close,
     /// writing our Close to a peer that does not read, and the lingering close after it (see
     /// [`linger_bytes`](Self::linger_bytes)). It bounds every closing phase whatever the
     /// [`write_timeout`](Self::write_timeout), so `recv` returns the item that ended the

@@ -13,8 +13,9 @@ pub enum Error {
     UnexpectedEof,
     /// The connection is closing or closed: nothing more can be sent.
     Closed,
-    /// [`Conn::close`](crate::Conn::close) sent a Close frame, but the peer did not answer within
-    /// the close timeout; the connection was dropped anyway.
+    /// A Close frame was sent ([`Conn::close_with`](crate::Conn::close_with), or any Close of
+    /// ours), but the peer did not answer within the close timeout; the connection was dropped
+    /// anyway.
     CloseTimeout,
     /// A Close frame with a code that may not be sent (1004–1006, 1015, below 1000, …).
     InvalidCloseCode(CloseCode),

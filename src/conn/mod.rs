@@ -215,7 +215,7 @@ where
     /// Sends a message and flushes it (and anything queued before it).
     ///
     /// Sending a `Close` message starts the close handshake; after that only
-    /// [`recv`](Self::recv) and [`close`](Self::close) are useful.
+    /// [`recv`](Self::recv) and [`close_with`](Self::close_with) are useful.
     pub fn send(&mut self, message: Message) -> SendFuture<'_, T> {
         SendFuture::new(self, message)
     }
@@ -276,7 +276,13 @@ where
     ///
     /// Returns [`Error::CloseTimeout`] if the peer did not answer in time (the connection is
     /// shut down all the same), [`Error::InvalidCloseCode`] for a code that may not be sent.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+    ///
+    /// Not to be confused with `futures::SinkExt::close` (`Conn` is a `Sink`), which only
+    /// starts the close: its `poll_close` queues Close 1000 with no reason (unless a Close was
+    /// sent already) and flushes it, then returns without waiting for the peer's answer or
+    /// shutting the stream down; [`recv`](Self::recv) (or the `Stream`) until `None` completes
+    /// the close handshake after it.
+    pub async fn close_with(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !code.is_sendable() {
             return Err(Error::InvalidCloseCode(code));
         }

@@ -523,8 +523,9 @@ impl Sender {
         }
     }
 
-    /// Starts the close handshake with `code` and `reason` (after everything queued before).
-    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    /// Starts the close handshake with `code` and `reason` (after everything queued before);
+    /// the driver completes it. Named like [`Conn::close_with`].
+    pub async fn close_with(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.send(Message::Close(Some(CloseFrame::new(code, reason))))
             .await
     }
