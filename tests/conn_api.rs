@@ -62,6 +62,28 @@ async fn conn_is_a_stream_and_a_sink() {
 }
 
 #[tokio::test]
+async fn peer_addr_is_what_the_builder_recorded_and_get_mut_reaches_the_stream() {
+    let (mut client, server) = pair();
+    assert_eq!(server.peer_addr(), None);
+    let addr: std::net::SocketAddr = "192.0.2.7:4321".parse().unwrap();
+    let mut server = server.with_peer_addr(Some(addr));
+    assert_eq!(server.peer_addr(), Some(addr));
+    // Bytes written through `get_mut` reach the peer as they are: here, a whole frame.
+    use tokio::io::AsyncWriteExt;
+    server
+        .get_mut()
+        .write_all(&[0x81, 0x02, b'h', b'i'])
+        .await
+        .unwrap();
+    assert_eq!(
+        within("recv", client.recv()).await.unwrap().unwrap(),
+        Message::text("hi")
+    );
+    let (reader, _sender) = server.split();
+    assert_eq!(reader.peer_addr(), Some(addr));
+}
+
+#[tokio::test]
 async fn split_read_half_answers_pings_and_closes_while_the_writer_is_idle() {
     let (mut client, server) = pair();
     let (mut reader, _sender) = server.split();

@@ -20,6 +20,7 @@ mod timers;
 pub(crate) mod tracking;
 
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -118,6 +119,7 @@ where
             shutdown: None,
             request: http::Request::new(()).into_parts().0,
             protocol: None,
+            peer_addr: None,
         };
         Self {
             state: Box::new(state),
@@ -160,6 +162,13 @@ where
         self
     }
 
+    /// Records the peer's address, for [`peer_addr`](Self::peer_addr). The layer does this for
+    /// every connection whose transport is TCP.
+    pub fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
+        self.state.peer_addr = addr;
+        self
+    }
+
     /// Bytes already read from `io` that belong to the connection (e.g. frames sent right behind
     /// the handshake), to be decoded before anything else is read.
     pub fn with_read_buf(mut self, bytes: Bytes) -> Self {
@@ -178,6 +187,16 @@ where
         self.state.protocol.as_ref().and_then(|p| p.to_str().ok())
     }
 
+    /// The peer's address: set by the layer when the connection runs over plain TCP (under
+    /// `server::serve`, hyper-util's auto builder or hyper's `http1` builder); `None` over
+    /// other transports (TLS, an HTTP/2 stream) and for connections built without
+    /// [`with_peer_addr`](Self::with_peer_addr). Behind a proxy this is the proxy's address;
+    /// the client's is then in a header of [`request`](Self::request) (`Forwarded`,
+    /// `X-Forwarded-For`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.state.peer_addr
+    }
+
     /// Whether the connection is still reading messages (no Close received, no error).
     pub fn is_open(&self) -> bool {
         matches!(self.state.phase, Phase::Open)
@@ -186,6 +205,13 @@ where
     /// The underlying stream.
     pub fn get_ref(&self) -> &T {
         &self.state.io
+    }
+
+    /// The underlying stream, mutably: for settings that need `&mut` (a TLS stream's, say).
+    /// Reading from it or writing to it directly corrupts the WebSocket stream: the `Conn`
+    /// keeps bytes it has read but not decoded, and frames queued but not written.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.state.io
     }
 
     /// Receives the next message.

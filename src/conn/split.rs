@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -127,6 +128,7 @@ where
             http::Request::new(()).into_parts().0,
         );
         let protocol = self.protocol().map(str::to_owned);
+        let peer_addr = self.peer_addr();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 incoming: VecDeque::new(),
@@ -154,6 +156,7 @@ where
             shared: shared.clone(),
             request,
             protocol,
+            peer_addr,
         };
         (reader, Sender { shared })
     }
@@ -398,6 +401,7 @@ pub struct ReadHalf {
     shared: Arc<Shared>,
     request: Parts,
     protocol: Option<String>,
+    peer_addr: Option<SocketAddr>,
 }
 
 impl ReadHalf {
@@ -435,6 +439,11 @@ impl ReadHalf {
     /// The subprotocol chosen in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The peer's address, as [`Conn::peer_addr`] had it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
     }
 }
 

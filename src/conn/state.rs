@@ -1,6 +1,7 @@
 //! The connection's state machine: drives the sans-IO [`Decoder`] and [`Encoder`] over the IO.
 
 use std::io::IoSlice;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 
@@ -61,6 +62,7 @@ pub(super) struct State<T> {
     pub(super) shutdown: Option<Registration>,
     pub(super) request: Parts,
     pub(super) protocol: Option<HeaderValue>,
+    pub(super) peer_addr: Option<SocketAddr>,
 }
 
 /// What a waiting read was woken for.
