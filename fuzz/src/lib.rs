@@ -396,9 +396,9 @@ pub fn check_message(message: &Message, limits: &Limits) {
             // that stands between the peer and undefined behaviour.
             let checked = std::str::from_utf8(bytes).expect("Message::Text holds invalid UTF-8");
             assert_eq!(checked, text.as_str());
-            assert!(bytes.len() <= limits.get_max_message_size());
+            assert!(bytes.len() <= limits.max_message_size);
         }
-        Message::Binary(data) => assert!(data.len() <= limits.get_max_message_size()),
+        Message::Binary(data) => assert!(data.len() <= limits.max_message_size),
         Message::Ping(data) | Message::Pong(data) => assert!(data.len() <= MAX_CONTROL),
         Message::Close(None) => {}
         Message::Close(Some(frame)) => {

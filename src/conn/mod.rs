@@ -109,9 +109,10 @@ where
             linger_left: config.linger_bytes,
             linger_wait: false,
             timers: Timers::new(TimerConfig {
-                ping_interval: config.ping_interval,
-                idle_timeout: config.idle_timeout,
-                write_timeout: config.write_timeout,
+                // The fields are public: a zero set there is off, as the builders make it.
+                ping_interval: config::nonzero(config.ping_interval),
+                idle_timeout: config::nonzero(config.idle_timeout),
+                write_timeout: config::nonzero(config.write_timeout),
                 close_timeout: config.close_timeout,
                 linger_quiet: config.linger_quiet,
             }),

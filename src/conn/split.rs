@@ -29,16 +29,28 @@ const INCOMING_CAPACITY: usize = ReadHalf::CAPACITY;
 
 /// The queue sizes of a [`split`](Conn::split) connection, for [`Conn::split_with`].
 ///
+/// Plain settings: read the fields, set them with the builder methods of the same name (or
+/// assign them). New fields may be added in minor releases, so build one from
+/// [`SplitOptions::new`] or [`SplitOptions::default`].
+///
 /// ```
 /// use tower_websocket::conn::SplitOptions;
 ///
 /// let options = SplitOptions::new().send_queue(256 << 10).read_queue(4 << 20);
-/// # let _ = options;
+/// assert_eq!(options.send_queue, 256 << 10);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SplitOptions {
-    send_queue: usize,
-    read_queue: usize,
+    /// The send queue holds up to this much payload, in bytes (default
+    /// [`Sender::DEFAULT_QUEUE`], 1 MiB); one message is always accepted into an empty queue,
+    /// whatever its size.
+    pub send_queue: usize,
+    /// Received messages wait for the read half up to this much payload, in bytes (default
+    /// [`ReadHalf::DEFAULT_QUEUE`], 1 MiB) and at most [`ReadHalf::CAPACITY`] of them; past
+    /// either the driver stops reading until the read half catches up. One message is always
+    /// accepted, so the queue holds at most this much plus one message.
+    pub read_queue: usize,
 }
 
 impl Default for SplitOptions {
@@ -57,17 +69,13 @@ impl SplitOptions {
         Self::default()
     }
 
-    /// The send queue holds up to this much payload (default [`Sender::DEFAULT_QUEUE`],
-    /// 1 MiB); one message is always accepted into an empty queue, whatever its size.
+    /// Sets [`send_queue`](field@Self::send_queue).
     pub fn send_queue(mut self, bytes: usize) -> Self {
         self.send_queue = bytes;
         self
     }
 
-    /// Received messages wait for the read half up to this much payload (default
-    /// [`ReadHalf::DEFAULT_QUEUE`], 1 MiB) and at most [`ReadHalf::CAPACITY`] of them; past
-    /// either the driver stops reading until the read half catches up. One message is always
-    /// accepted, so the queue holds at most this much plus one message.
+    /// Sets [`read_queue`](field@Self::read_queue).
     pub fn read_queue(mut self, bytes: usize) -> Self {
         self.read_queue = bytes;
         self
@@ -91,7 +99,8 @@ where
     /// The connection moves into a spawned driver task, so pings are answered, keepalive pings
     /// sent and the close handshake completed while only the read half is polled, or while
     /// neither is. If the read half lets [`ReadHalf::CAPACITY`] messages or
-    /// [`ReadHalf::DEFAULT_QUEUE`] bytes of payload pile up (see [`SplitOptions::read_queue`]),
+    /// [`ReadHalf::DEFAULT_QUEUE`] bytes of payload pile up (see
+    /// [`SplitOptions::read_queue`](field@SplitOptions::read_queue)),
     /// the driver stops reading (and so stops answering pings) until it catches up; a dropped
     /// read half discards incoming data. When the read half and every sender are dropped, the
     /// connection is closed with 1000.

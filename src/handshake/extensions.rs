@@ -93,13 +93,13 @@ fn accept(offer: &ExtensionOffer, config: &DeflateConfig) -> Option<(DeflatePara
     let wanted = deflate_params(offer)?;
     let server_bits = match wanted.server_max_window_bits {
         Some(8) => return None,
-        Some(limit) => limit.min(config.server_max_window_bits),
-        None => config.server_max_window_bits,
+        Some(limit) => limit.min(config.server_window_bits()),
+        None => config.server_window_bits(),
     };
     // The client lets us pick: ask for our preference if it is below its maximum.
     let client_limit = wanted
         .client_max_window_bits
-        .map(|offered| config.client_max_window_bits.min(offered.unwrap_or(15)));
+        .map(|offered| config.client_window_bits().min(offered.unwrap_or(15)));
     let client_no_context_takeover = !config.client_context_takeover;
     let params = DeflateParams {
         server_no_context_takeover: wanted.server_no_context_takeover
@@ -528,6 +528,34 @@ mod tests {
             negotiate_deflate(&headers(&["permessage-deflate"]), &no_server_ctx).unwrap();
         assert_eq!(value, "permessage-deflate");
         assert!(params.server_no_context_takeover);
+    }
+
+    #[test]
+    fn out_of_range_fields_are_clamped_where_they_are_used() {
+        // The fields are public: values no builder would store still negotiate validly.
+        let mut config = DeflateConfig {
+            server_max_window_bits: 3,
+            client_max_window_bits: 200,
+            ..DeflateConfig::default()
+        };
+        assert_eq!(
+            respond(
+                &["permessage-deflate; server_max_window_bits=12; client_max_window_bits"],
+                config
+            )
+            .as_deref(),
+            Some("permessage-deflate; server_max_window_bits=9")
+        );
+        config.server_max_window_bits = 99;
+        config.client_max_window_bits = 0;
+        assert_eq!(
+            respond(
+                &["permessage-deflate; server_max_window_bits=12; client_max_window_bits"],
+                config
+            )
+            .as_deref(),
+            Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=8")
+        );
     }
 
     type Outcome = Result<Option<DeflateParams>, DeflateResponseError>;
