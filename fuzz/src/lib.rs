@@ -408,6 +408,7 @@ pub fn check_message(message: &Message, limits: &Limits) {
             assert!(std::str::from_utf8(reason).is_ok());
             assert!(2 + reason.len() <= MAX_CONTROL);
         }
+        other => panic!("a kind of message the checks do not know: {other:?}"),
     }
 }
 
