@@ -286,7 +286,7 @@
 //!   tower layer, service, future and body.
 
 #![deny(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 pub mod conn;
 pub mod handshake;
 pub mod layer;

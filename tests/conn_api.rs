@@ -83,6 +83,29 @@ async fn peer_addr_is_what_the_builder_recorded_and_get_mut_reaches_the_stream()
     assert_eq!(reader.peer_addr(), Some(addr));
 }
 
+#[test]
+fn debug_shows_the_state_never_the_bytes_or_headers() {
+    let (a, _b) = tokio::io::duplex(1024);
+    let request = http::Request::get("/chat?room=1")
+        .header("authorization", "Bearer hunter2")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let mut conn = Conn::from_raw(a, Role::Server, &Config::default())
+        .with_request(request)
+        .with_read_buf(bytes::Bytes::from_static(b"unread peer secret"));
+    conn.feed(Message::text("queued secret")).unwrap();
+    let debug = format!("{conn:?}");
+    assert!(debug.starts_with("Conn {"), "{debug}");
+    for shown in ["Server", "open", "/chat", "buffered: 15"] {
+        assert!(debug.contains(shown), "{shown} missing from {debug}");
+    }
+    for hidden in ["secret", "hunter2", "room=1"] {
+        assert!(!debug.contains(hidden), "{hidden} in {debug}");
+    }
+}
+
 #[tokio::test]
 async fn split_read_half_answers_pings_and_closes_while_the_writer_is_idle() {
     let (mut client, server) = pair();

@@ -19,6 +19,7 @@ mod stream;
 mod timers;
 pub(crate) mod tracking;
 
+use std::fmt;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -85,9 +86,30 @@ use timers::{TimerConfig, Timers};
 ///
 /// A `Conn` is one pointer wide (its state lives behind a box), so handler futures stay small
 /// even though `async fn` stores its arguments twice.
-#[derive(Debug)]
 pub struct Conn<T = BoxedIo> {
     state: Box<State<T>>,
+}
+
+/// Where the connection is, who it talks to and how much waits to be written; never the
+/// bytes read or queued (message contents are not for logs), nor the request's headers.
+impl<T> fmt::Debug for Conn<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = &self.state;
+        let phase = match (&state.phase, state.close_sent) {
+            (Phase::Open, false) => "open",
+            (Phase::Open, true) => "close sent",
+            (Phase::Finishing(_), _) => "closing",
+            (Phase::Done, _) => "closed",
+        };
+        f.debug_struct("Conn")
+            .field("role", &state.decoder.role())
+            .field("phase", &phase)
+            .field("path", &state.request.uri.path())
+            .field("protocol", &state.protocol)
+            .field("peer_addr", &state.peer_addr)
+            .field("buffered", &state.write_buf.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Conn<T>

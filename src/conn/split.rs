@@ -478,6 +478,8 @@ impl fmt::Debug for ReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadHalf")
             .field("path", &self.request.uri.path())
+            .field("protocol", &self.protocol)
+            .field("peer_addr", &self.peer_addr)
             .finish_non_exhaustive()
     }
 }
