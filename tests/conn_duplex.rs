@@ -14,10 +14,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::time::Instant;
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{CloseCode, CloseFrame, Config, Conn, Error, Message, Role};
 
-use support::{close_payload, expect_eof, masked_frame, read_frame, within};
+use support::{OpCode, close_payload, expect_eof, masked_frame, read_frame, within};
 
 /// A connected client/server pair with the default config.
 fn pair() -> (Conn<DuplexStream>, Conn<DuplexStream>) {

@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::Instant;
-use tower_websocket::proto::ProtocolError;
-use tower_websocket::proto::frame::OpCode;
-use tower_websocket::{CloseCode, CloseFrame, Config, Conn, Error, Message, Role, Sender};
+use tower_websocket::{
+    CloseCode, CloseFrame, Config, Conn, Error, Message, ProtocolError, Role, Sender,
+};
 
-use support::{masked_frame, within};
+use support::{OpCode, masked_frame, within};
 
 /// One empty, masked, non-final continuation frame: 6 bytes.
 fn empty_fragment() -> Vec<u8> {

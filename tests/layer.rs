@@ -16,12 +16,11 @@ use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
 
 use support::{
-    ACCEPT, KEY, connect, echo, handshake_request, http_exchange, masked_frame, raw_handshake,
-    read_frame, read_response_head, spawn_server, within, write_raw, ws_url,
+    ACCEPT, KEY, OpCode, connect, echo, handshake_request, http_exchange, masked_frame,
+    raw_handshake, read_frame, read_response_head, spawn_server, within, write_raw, ws_url,
 };
 
 async fn echo_server() -> std::net::SocketAddr {

@@ -13,7 +13,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::{Layer, service_fn};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{Handler, WebSocketUpgrade, WebSocketUpgradeLayer, server};
 
 use support::*;
