@@ -3,13 +3,12 @@
 //! messages they must decode to, chunked feeding, and the checks every decoded message and
 //! error must pass.
 //!
-//! Only the crate's public API is used.
+//! The crate's public API, and its codec through the hidden `tower_websocket::fuzzing` module
+//! (feature `fuzzing`, internal: not API, no semver).
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
-use tower_websocket::proto::deflate::Deflater;
-use tower_websocket::proto::frame::OpCode;
-use tower_websocket::proto::{Decoder, Encoder, WriteBuffer};
+use tower_websocket::fuzzing::{self, Decoder, Deflater, Encoder, OpCode, WriteBuffer};
 use tower_websocket::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Role, Utf8Bytes};
 
 /// The largest control frame payload (RFC 6455 §5.5).
@@ -574,13 +573,13 @@ pub fn fuzz_decoder(data: &[u8], deflate: bool) -> Result<()> {
     let decoder = || {
         let mut decoder = Decoder::new(role, limits);
         if let Some(setup) = &setup {
-            decoder.set_inflater(setup.params.inflater(role));
+            decoder.set_inflater(fuzzing::inflater(&setup.params, role));
         }
         decoder
     };
     let deflater = setup
         .as_ref()
-        .map(|s| s.params.deflater(peer(role), &s.config));
+        .map(|s| fuzzing::deflater(&s.params, peer(role), &s.config));
     let mut writer = ValidWriter::new(role, deflater);
     if raw {
         writer.wire = u.bytes(u.len())?.to_vec();

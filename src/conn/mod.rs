@@ -1,8 +1,8 @@
 //! [`Conn`]: a WebSocket connection over any async byte stream.
 //!
-//! `Conn` is the thin IO layer over the sans-IO [`proto`](crate::proto) core: it reads into one
-//! buffer, lets the [`Decoder`] turn bytes into messages, answers pings and closes, and writes
-//! queued frames with as few (vectored) writes as possible.
+//! `Conn` is the thin IO layer over the crate's sans-IO protocol core (`src/proto/`): it reads
+//! into one buffer, lets the decoder turn bytes into messages, answers pings and closes, and
+//! writes queued frames with as few (vectored) writes as possible.
 
 mod closing;
 mod config;

@@ -154,7 +154,7 @@ pub struct DeflateParams {
 
 impl DeflateParams {
     /// The compressor for the endpoint with `role`.
-    pub fn deflater(&self, role: Role, config: &DeflateConfig) -> Deflater {
+    pub(crate) fn deflater(&self, role: Role, config: &DeflateConfig) -> Deflater {
         let (bits, reset) = match role {
             Role::Server => (self.server_max_window_bits, self.server_no_context_takeover),
             Role::Client => (self.client_max_window_bits, self.client_no_context_takeover),
@@ -176,7 +176,7 @@ impl DeflateParams {
     }
 
     /// The decompressor for the endpoint with `role`.
-    pub fn inflater(&self, role: Role) -> Inflater {
+    pub(crate) fn inflater(&self, role: Role) -> Inflater {
         let (bits, reset) = match role {
             Role::Server => (self.client_max_window_bits, self.client_no_context_takeover),
             Role::Client => (self.server_max_window_bits, self.server_no_context_takeover),
