@@ -249,6 +249,21 @@ async fn keepalive_pings_then_the_idle_timeout_closes_with_1001() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn zero_timeouts_assigned_to_the_fields_are_off_as_with_the_builders() {
+    let mut config = Config::new();
+    config.ping_interval = Some(Duration::ZERO);
+    config.idle_timeout = Some(Duration::ZERO);
+    config.write_timeout = Some(Duration::ZERO);
+    let (mut client, mut server) = pair_with(config);
+    // An hour of silence: no ping (a zero interval would ping every millisecond), no idle
+    // timeout (a zero one would fire at once).
+    let waited = tokio::time::timeout(Duration::from_secs(3600), server.recv()).await;
+    assert!(waited.is_err(), "server ended: {waited:?}");
+    let nothing = tokio::time::timeout(Duration::from_secs(1), client.recv()).await;
+    assert!(nothing.is_err(), "the client received {nothing:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_live_peer_answering_pings_is_never_idle() {
     let config = Config::new()
         .ping_interval(Some(Duration::from_secs(10)))
