@@ -108,7 +108,7 @@ async fn echo(mut conn: Conn) {
     let Some(User(name)) = conn.request().extensions.get::<User>().cloned() else {
         // Not reachable behind `auth`; refuse rather than serve an anonymous user.
         let _ = conn
-            .close(CloseCode::POLICY_VIOLATION, "not authenticated")
+            .close_with(CloseCode::POLICY_VIOLATION, "not authenticated")
             .await;
         return;
     };

@@ -279,8 +279,9 @@ async fn first_text(conn: &mut Conn) -> Result<String, Named> {
             Some(Ok(Message::Binary(_))) => {
                 return Err(Named::Refused("the name must be a text message"));
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(Named::Gone),
+            // Pings (already answered), pongs, and any kind of message added later.
+            Some(Ok(_)) => {}
         }
     }
 }
@@ -289,7 +290,9 @@ async fn first_text(conn: &mut Conn) -> Result<String, Named> {
 pub async fn chat(room: Room, mut conn: Conn) -> Result<(), Error> {
     let name = match read_name(&mut conn).await {
         Named::Yes(name) => name,
-        Named::Refused(reason) => return conn.close(CloseCode::POLICY_VIOLATION, reason).await,
+        Named::Refused(reason) => {
+            return conn.close_with(CloseCode::POLICY_VIOLATION, reason).await;
+        }
         Named::Gone => return Ok(()),
     };
     // Subscribe before joining, so that the newcomer sees its own join too.
@@ -311,10 +314,11 @@ pub async fn chat(room: Room, mut conn: Conn) -> Result<(), Error> {
                 Some(Ok(Message::Binary(_))) => {
                     send(&mut conn, error_frame("binary messages are not supported")).await?;
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 // The peer closed (the reply is already sent), or broke the protocol.
                 Some(Ok(Message::Close(_))) | None => return Ok(()),
                 Some(Err(e)) => return Err(e),
+                // Pings (already answered), pongs, and any kind of message added later.
+                Some(Ok(_)) => {}
             },
             event = events.recv() => {
                 if !deliver(&mut conn, &mut events, event).await? {

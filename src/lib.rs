@@ -222,16 +222,16 @@
 //!
 //! | setting | default |
 //! |---|---|
-//! | [`Limits::max_frame_size`] | 16 MiB |
-//! | [`Limits::max_message_size`] | 16 MiB |
-//! | [`Limits::max_fragments`] | 131,072 per message |
-//! | [`Config::close_timeout`] | 10 s: bounds every closing phase (the wait for the peer's Close, writing ours, the linger), whatever the write timeout |
-//! | [`Config::linger_bytes`] | 1 MiB read and discarded at most after a Close of ours the peer has not answered, so it reads our Close instead of a TCP reset |
-//! | [`Config::linger_quiet`] | 500 ms: the linger ends once nothing arrives for this long (or at EOF) |
-//! | [`Config::ping_interval`] | 30 s: a Ping when nothing arrived for that long |
-//! | [`Config::idle_timeout`] | 60 s: nothing arrived (not even a Pong) → close 1001, [`Error::IdleTimeout`] |
-//! | [`Config::write_timeout`] | 30 s without write progress → dropped, [`Error::WriteTimeout`] |
-//! | [`Config::max_write_buffer`] | 8 MiB queued unwritten → dropped, [`Error::WriteBufferFull`] |
+//! | [`Limits::max_frame_size`](field@Limits::max_frame_size) | 16 MiB |
+//! | [`Limits::max_message_size`](field@Limits::max_message_size) | 16 MiB |
+//! | [`Limits::max_fragments`](field@Limits::max_fragments) | 131,072 per message |
+//! | [`Config::close_timeout`](field@Config::close_timeout) | 10 s: bounds every closing phase (the wait for the peer's Close, writing ours, the linger), whatever the write timeout |
+//! | [`Config::linger_bytes`](field@Config::linger_bytes) | 1 MiB read and discarded at most after a Close of ours the peer has not answered, so it reads our Close instead of a TCP reset |
+//! | [`Config::linger_quiet`](field@Config::linger_quiet) | 500 ms: the linger ends once nothing arrives for this long (or at EOF) |
+//! | [`Config::ping_interval`](field@Config::ping_interval) | 30 s: a Ping when nothing arrived for that long |
+//! | [`Config::idle_timeout`](field@Config::idle_timeout) | 60 s: nothing arrived (not even a Pong) → close 1001, [`Error::IdleTimeout`] |
+//! | [`Config::write_timeout`](field@Config::write_timeout) | 30 s without write progress → dropped, [`Error::WriteTimeout`] |
+//! | [`Config::max_write_buffer`](field@Config::max_write_buffer) | 8 MiB queued unwritten → dropped, [`Error::WriteBufferFull`] |
 //!
 //! Everything time-based runs on one timer per connection, polled only while the connection
 //! waits. A slow reader cannot make the server buffer without bound: at 64 KiB queued,
@@ -247,6 +247,15 @@
 //!   and [`Conn::flush`] once, or as a `futures_sink::Sink`.
 //! - **Deadlines** (gorilla's `SetReadDeadline`/`SetWriteDeadline`):
 //!   [`Conn::set_read_deadline`], [`Conn::set_write_deadline`].
+//! - **Closing**: [`Conn::close_with`] sends a Close with a code and reason and runs the
+//!   close handshake to its end, within
+//!   [`Config::close_timeout`](field@Config::close_timeout); `futures::SinkExt::close` only
+//!   queues Close 1000 and flushes it, and reading to `None` finishes the handshake.
+//! - **Errors**: [`Error::is_closed`] (the connection is over), [`Error::is_timeout`],
+//!   [`Error::close_code`] (the code the error made us close with) and
+//!   [`Error::is_protocol_violation`] answer what handlers branch on.
+//! - **Who**: [`Conn::request`] (the handshake's method, URI, headers and extensions),
+//!   [`Conn::protocol`] and [`Conn::peer_addr`].
 //! - **Several writers**: [`Conn::split`] gives a [`ReadHalf`] and a cloneable [`Sender`] with
 //!   a bounded queue ([`Sender::send`] waits for room, [`Sender::try_send`] does not,
 //!   [`Sender::buffered`] says how much waits); the read half's queue is bounded too (16
@@ -302,8 +311,11 @@
 //!
 //! # Layout
 //!
-//! - [`proto`]: the sans-IO protocol core (frame codec, masking, UTF-8, close codes, decoder,
-//!   encoder). No sockets, no runtime.
+//! - `src/proto/`: the sans-IO protocol core (frame codec, masking, UTF-8, close codes,
+//!   decoder, encoder), no sockets, no runtime. A private module: its value types are here
+//!   at the crate root ([`Message`], [`Utf8Bytes`], [`CloseCode`], [`CloseFrame`],
+//!   [`Limits`], [`DeflateConfig`], [`DeflateParams`], [`PreparedMessage`],
+//!   [`ProtocolError`], [`Role`]); the codec itself is not API.
 //! - [`handshake`]: the opening handshake as pure functions over `http::request::Parts`
 //!   (RFC 6455, RFC 8441 extended CONNECT, the origin policy).
 //! - [`Handshake`], [`OwnedHandshake`], [`Refusal`], [`FailedUpgrade`]: what the layer's hooks
@@ -313,12 +325,14 @@
 //!   tower layer, service, future and body.
 
 #![deny(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
-#![warn(missing_debug_implementations)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 pub mod conn;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod layer;
-pub mod proto;
+mod proto;
 #[cfg(feature = "server")]
 pub mod server;
 

@@ -4,14 +4,17 @@
 //! Its own test binary: a counting global allocator tracks the live bytes of the whole
 //! process, so nothing else may run beside the one test.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use tokio::io::AsyncWriteExt;
-use tower_websocket::proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_header};
 use tower_websocket::{Config, Conn, Role};
+
+use support::{OpCode, frame_header};
 
 /// The system allocator, counting the bytes currently allocated and their peak.
 struct Counting;
@@ -61,16 +64,7 @@ const SENT: usize = 4096;
 
 /// A masked binary frame header announcing `ANNOUNCED` bytes, then `SENT` bytes of payload.
 fn announcing_frame() -> Vec<u8> {
-    let header = FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode: OpCode::Binary,
-        mask: Some([1, 2, 3, 4]),
-        payload_len: ANNOUNCED,
-    };
-    let mut buf = [0u8; MAX_HEADER_LEN];
-    let len = encode_header(&mut buf, &header);
-    let mut wire = buf[..len].to_vec();
+    let mut wire = frame_header(true, OpCode::Binary, ANNOUNCED, true);
     wire.extend(std::iter::repeat_n(0x5a, SENT));
     wire
 }

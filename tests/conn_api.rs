@@ -51,12 +51,59 @@ async fn conn_is_a_stream_and_a_sink() {
         let got = within("echo", client.next()).await.unwrap().unwrap();
         assert_eq!(got, Message::text(format!("m{i}")));
     }
-    SinkExt::close(&mut client).await.unwrap();
+    // `SinkExt::close` by its plain name (no inherent `Conn::close` shadows it): it queues
+    // Close 1000 and flushes, without waiting for the answer.
+    client.close().await.unwrap();
     // The close handshake completes through the Stream: the server's Close, then the end.
     let reply = within("close reply", client.next()).await.unwrap().unwrap();
     assert!(matches!(reply, Message::Close(Some(f)) if f.code == CloseCode::NORMAL));
     assert!(client.next().await.is_none());
     within("echo task", echo).await.unwrap();
+}
+
+#[tokio::test]
+async fn peer_addr_is_what_the_builder_recorded_and_get_mut_reaches_the_stream() {
+    let (mut client, server) = pair();
+    assert_eq!(server.peer_addr(), None);
+    let addr: std::net::SocketAddr = "192.0.2.7:4321".parse().unwrap();
+    let mut server = server.with_peer_addr(Some(addr));
+    assert_eq!(server.peer_addr(), Some(addr));
+    // Bytes written through `get_mut` reach the peer as they are: here, a whole frame.
+    use tokio::io::AsyncWriteExt;
+    server
+        .get_mut()
+        .write_all(&[0x81, 0x02, b'h', b'i'])
+        .await
+        .unwrap();
+    assert_eq!(
+        within("recv", client.recv()).await.unwrap().unwrap(),
+        Message::text("hi")
+    );
+    let (reader, _sender) = server.split();
+    assert_eq!(reader.peer_addr(), Some(addr));
+}
+
+#[test]
+fn debug_shows_the_state_never_the_bytes_or_headers() {
+    let (a, _b) = tokio::io::duplex(1024);
+    let request = http::Request::get("/chat?room=1")
+        .header("authorization", "Bearer hunter2")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    let mut conn = Conn::from_raw(a, Role::Server, &Config::default())
+        .with_request(request)
+        .with_read_buf(bytes::Bytes::from_static(b"unread peer secret"));
+    conn.feed(Message::text("queued secret")).unwrap();
+    let debug = format!("{conn:?}");
+    assert!(debug.starts_with("Conn {"), "{debug}");
+    for shown in ["Server", "open", "/chat", "buffered: 15"] {
+        assert!(debug.contains(shown), "{shown} missing from {debug}");
+    }
+    for hidden in ["secret", "hunter2", "room=1"] {
+        assert!(!debug.contains(hidden), "{hidden} in {debug}");
+    }
 }
 
 #[tokio::test]
@@ -202,6 +249,21 @@ async fn keepalive_pings_then_the_idle_timeout_closes_with_1001() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn zero_timeouts_assigned_to_the_fields_are_off_as_with_the_builders() {
+    let mut config = Config::new();
+    config.ping_interval = Some(Duration::ZERO);
+    config.idle_timeout = Some(Duration::ZERO);
+    config.write_timeout = Some(Duration::ZERO);
+    let (mut client, mut server) = pair_with(config);
+    // An hour of silence: no ping (a zero interval would ping every millisecond), no idle
+    // timeout (a zero one would fire at once).
+    let waited = tokio::time::timeout(Duration::from_secs(3600), server.recv()).await;
+    assert!(waited.is_err(), "server ended: {waited:?}");
+    let nothing = tokio::time::timeout(Duration::from_secs(1), client.recv()).await;
+    assert!(nothing.is_err(), "the client received {nothing:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_live_peer_answering_pings_is_never_idle() {
     let config = Config::new()
         .ping_interval(Some(Duration::from_secs(10)))
@@ -227,7 +289,7 @@ async fn a_live_peer_answering_pings_is_never_idle() {
     };
     let outcome = tokio::time::timeout(Duration::from_secs(120), read_all).await;
     assert!(outcome.is_err(), "server ended: {outcome:?}");
-    server.close(CloseCode::NORMAL, "").await.unwrap();
+    server.close_with(CloseCode::NORMAL, "").await.unwrap();
     let pings = within("client", client_task).await.unwrap();
     assert!(pings >= 10, "{pings} pings in 120 s");
 }

@@ -14,10 +14,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::time::Instant;
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{CloseCode, CloseFrame, Config, Conn, Error, Message, Role};
 
-use support::{close_payload, expect_eof, masked_frame, read_frame, within};
+use support::{OpCode, close_payload, expect_eof, masked_frame, read_frame, within};
 
 /// A connected client/server pair with the default config.
 fn pair() -> (Conn<DuplexStream>, Conn<DuplexStream>) {
@@ -188,7 +187,7 @@ async fn feed_queues_and_one_flush_writes_everything_at_once() {
 async fn close_from_one_side_ends_the_other_side_with_close_then_none() {
     let (mut client, mut server) = pair();
     let (closed, (first, second)) = tokio::join!(
-        within("client close", client.close(CloseCode::NORMAL, "done")),
+        within("client close", client.close_with(CloseCode::NORMAL, "done")),
         async {
             let first = within("server recv", server.recv()).await;
             let second = within("server recv after close", server.recv()).await;
@@ -219,7 +218,7 @@ async fn close_times_out_against_a_silent_peer() {
     let start = Instant::now();
     let result = within(
         "close",
-        server.close(CloseCode::GOING_AWAY, "shutting down"),
+        server.close_with(CloseCode::GOING_AWAY, "shutting down"),
     )
     .await;
     assert!(matches!(result, Err(Error::CloseTimeout)), "{result:?}");
@@ -240,7 +239,7 @@ async fn close_times_out_against_a_silent_peer() {
 async fn sending_after_close_is_an_error() {
     let (mut client, mut server) = pair();
     let (closed, _) = tokio::join!(
-        within("client close", client.close(CloseCode::NORMAL, "")),
+        within("client close", client.close_with(CloseCode::NORMAL, "")),
         within("server drain", async {
             while server.recv().await.is_some() {}
         })
@@ -258,7 +257,7 @@ async fn sending_after_close_is_an_error() {
 #[tokio::test]
 async fn close_with_a_reserved_code_is_refused_and_sends_nothing() {
     let (mut client, mut server) = pair();
-    let result = within("close", client.close(CloseCode::new(1005), "")).await;
+    let result = within("close", client.close_with(CloseCode::new(1005), "")).await;
     assert!(
         matches!(result, Err(Error::InvalidCloseCode(code)) if code.as_u16() == 1005),
         "{result:?}"
@@ -273,6 +272,69 @@ async fn close_with_a_reserved_code_is_refused_and_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(next(&mut server).await, Message::text("still open"));
+}
+
+/// `Error`'s questions answered against what the connection did: the code `close_code` names
+/// is the one on the wire, `is_closed` agrees with whether the connection still works.
+#[tokio::test(start_paused = true)]
+async fn error_methods_match_what_the_connection_did() {
+    // A protocol violation: closed with the error's code, as `close_code` says.
+    let (mut peer, io) = tokio::io::duplex(64 * 1024);
+    let mut server = Conn::from_raw(io, Role::Server, &Config::default());
+    let unmasked = [0x81, 0x01, b'x'];
+    peer.write_all(&unmasked).await.unwrap();
+    let (error, close) = tokio::join!(within("recv", server.recv()), read_frame(&mut peer));
+    let error = error.expect("an item").expect_err("a protocol error");
+    assert!(error.is_protocol_violation() && error.is_closed() && !error.is_timeout());
+    assert_eq!(
+        error.close_code().map(CloseCode::as_u16),
+        Some(close.close_code())
+    );
+    assert_eq!(close.close_code(), 1002);
+    assert!(within("recv", server.recv()).await.is_none());
+
+    // The idle timeout: a timeout that closed the connection with 1001.
+    let config = Config::new()
+        .ping_interval(None)
+        .idle_timeout(Some(Duration::from_secs(5)));
+    let (mut peer, io) = tokio::io::duplex(64 * 1024);
+    let mut server = Conn::from_raw(io, Role::Server, &config);
+    let (error, close) = tokio::join!(within("recv", server.recv()), read_frame(&mut peer));
+    let error = error.expect("an item").expect_err("the idle timeout");
+    assert!(matches!(error, Error::IdleTimeout), "{error:?}");
+    assert!(error.is_timeout() && error.is_closed() && !error.is_protocol_violation());
+    assert_eq!(
+        error.close_code().map(CloseCode::as_u16),
+        Some(close.close_code())
+    );
+
+    // The read deadline: a timeout that leaves the connection open.
+    let (mut client, mut server) = pair();
+    server.set_read_deadline(Some(Instant::now() + Duration::from_secs(1)));
+    let error = within("recv", server.recv()).await.unwrap().unwrap_err();
+    assert!(error.is_timeout() && !error.is_closed() && error.close_code().is_none());
+    // A refused Close code: the call failed, the connection did not.
+    let error = client
+        .feed(Message::Close(Some(CloseFrame::new(
+            CloseCode::new(1006),
+            "",
+        ))))
+        .unwrap_err();
+    assert!(!error.is_closed() && error.close_code().is_none());
+    send(&mut client, Message::text("still open"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut server).await, Message::text("still open"));
+
+    // The peer vanished: closed, no code sent, neither a timeout nor a violation.
+    drop(client);
+    let error = within("recv", server.recv()).await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::UnexpectedEof), "{error:?}");
+    assert!(error.is_closed() && !error.is_timeout() && !error.is_protocol_violation());
+    assert!(error.close_code().is_none());
+    // Sending now: `Closed`, which is closed too.
+    let error = send(&mut server, Message::text("gone")).await.unwrap_err();
+    assert!(error.is_closed(), "{error:?}");
 }
 
 #[tokio::test]

@@ -17,15 +17,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress};
 use http::{HeaderMap, HeaderValue, header::SEC_WEBSOCKET_EXTENSIONS};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tower_websocket::handshake::extensions::{accept_deflate_response, negotiate_deflate};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{
     CloseCode, Config, Conn, DeflateConfig, DeflateParams, Error, Message, ProtocolError, Role,
 };
 
-use support::{expect_eof, masked_frame, read_frame, within};
+use support::{OpCode, expect_eof, masked_frame, read_frame, within};
 
 // ------------------------------------------------------------------ counting allocator ---
 
@@ -453,7 +453,7 @@ async fn round_trip(setup: Setup) {
         assert_eq!(&echoed, message, "{setup:?}: server to client");
     }
     let (closed, last) = tokio::join!(
-        within("close", client.close(CloseCode::NORMAL, "done")),
+        within("close", client.close_with(CloseCode::NORMAL, "done")),
         within("close reply", server.recv())
     );
     closed.unwrap();
@@ -544,19 +544,52 @@ async fn assert_fails(deflate: bool, wire: &[u8], expected: ProtocolError, code:
     expect_eof(&mut client).await;
 }
 
-/// `text` compressed with the client's default parameters.
-fn deflated(text: &[u8]) -> Bytes {
-    let params = DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    };
-    let config = DeflateConfig::new().threshold(0);
-    params
-        .deflater(Role::Client, &config)
-        .compress(text)
-        .unwrap()
+/// A client's compressor (15-bit window, context kept between messages), straight from
+/// flate2 rather than the crate's own: what the server inflates was not produced by the code
+/// under test.
+struct Compressor(Compress);
+
+impl Compressor {
+    fn new(level: u32) -> Self {
+        Self(Compress::new_with_window_bits(
+            Compression::new(level),
+            false,
+            15,
+        ))
+    }
+
+    /// One message payload (RFC 7692 §7.2.1): all of `data` as raw DEFLATE, sync-flushed,
+    /// without the `00 00 ff ff` the flush ends with.
+    fn message(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let start = self.0.total_in();
+        loop {
+            let done = (self.0.total_in() - start) as usize;
+            let status = self
+                .0
+                .compress_vec(&data[done..], &mut out, FlushCompress::Sync);
+            status.expect("deflate");
+            let done = (self.0.total_in() - start) as usize;
+            // Done once all input is in and the flush left room in the output.
+            if done == data.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        let tail = out.len() - 4;
+        assert_eq!(
+            out[tail..],
+            [0x00, 0x00, 0xff, 0xff],
+            "a sync flush ends so"
+        );
+        out.truncate(tail);
+        out
+    }
+}
+
+/// `text` compressed as a client with default parameters sends it.
+fn deflated(text: &[u8]) -> Vec<u8> {
+    Compressor::new(1).message(text)
 }
 
 #[tokio::test]
@@ -649,18 +682,11 @@ const BOMB_INFLATED: usize = 100 << 20;
 /// flush markers (empty stored blocks) separate the pieces; the last one is left off, as a
 /// sender does.
 fn zeros_bomb(chunks: usize) -> Vec<u8> {
-    let params = DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    };
-    let config = DeflateConfig::new().level(9).threshold(0);
-    let mut deflater = params.deflater(Role::Client, &config);
+    let mut compressor = Compressor::new(9);
     let mib = vec![0u8; 1 << 20];
-    let first = deflater.compress(&mib).unwrap();
-    let next = deflater.compress(&mib).unwrap();
-    let mut bomb = first.to_vec();
+    let first = compressor.message(&mib);
+    let next = compressor.message(&mib);
+    let mut bomb = first;
     for _ in 1..chunks {
         bomb.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
         bomb.extend_from_slice(&next);
@@ -703,17 +729,7 @@ async fn decompression_bomb_is_1009_with_bounded_memory() {
 async fn the_same_stream_within_the_limit_is_received() {
     // The control for the bomb test: the limit applies to the inflated size, and a message
     // that inflates to exactly the limit (zeros, as in the bomb) is fine.
-    let params = DeflateParams {
-        server_no_context_takeover: false,
-        client_no_context_takeover: false,
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-    };
-    let config = DeflateConfig::new().level(9).threshold(0);
-    let payload = params
-        .deflater(Role::Client, &config)
-        .compress(&vec![0u8; BOMB_LIMIT])
-        .unwrap();
+    let payload = Compressor::new(9).message(&vec![0u8; BOMB_LIMIT]);
     let wire = compressed_frame(true, OpCode::Binary, &payload);
     let (mut client, mut server) = raw_client_and_server(true, BOMB_LIMIT);
     within("write", client.write_all(&wire)).await.unwrap();

@@ -14,11 +14,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream, connect_async, connect_async_with_config,
 };
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{CloseCode, Conn, Error, WebSocketUpgradeLayer};
 
 use support::{
-    echo, masked_frame, raw_handshake, read_frame, spawn_server, within, write_raw, ws_url,
+    OpCode, echo, masked_frame, raw_handshake, read_frame, spawn_server, within, write_raw, ws_url,
 };
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -168,7 +167,7 @@ async fn server_initiated_close_reaches_the_client_and_completes() {
         async move {
             let first = conn.recv().await;
             assert!(matches!(first, Some(Ok(ref m)) if m.is_data()), "{first:?}");
-            let _ = tx.send(conn.close(CloseCode::GOING_AWAY, "bye").await);
+            let _ = tx.send(conn.close_with(CloseCode::GOING_AWAY, "bye").await);
         }
     })
     .path("/ws");

@@ -86,7 +86,7 @@ async fn report(mut conn: Conn) {
         conn.protocol().unwrap_or("-"),
     );
     if conn.send(Message::text(report)).await.is_ok() {
-        let _ = conn.close(CloseCode::NORMAL, "").await;
+        let _ = conn.close_with(CloseCode::NORMAL, "").await;
     }
 }
 

@@ -14,11 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::Instant;
-use tower_websocket::proto::ProtocolError;
-use tower_websocket::proto::frame::OpCode;
-use tower_websocket::{CloseCode, CloseFrame, Config, Conn, Error, Message, Role, Sender};
+use tower_websocket::{
+    CloseCode, CloseFrame, Config, Conn, Error, Message, ProtocolError, Role, Sender,
+};
 
-use support::{masked_frame, within};
+use support::{OpCode, masked_frame, within};
 
 /// One empty, masked, non-final continuation frame: 6 bytes.
 fn empty_fragment() -> Vec<u8> {
@@ -256,9 +256,12 @@ async fn idle_timeout_towards_a_stuck_peer_ends_within_the_close_timeout() {
 async fn close_and_send_close_to_a_stuck_peer_end_within_the_close_timeout() {
     let (_peer, mut server) = stuck_server(no_write_timeout());
     let started = Instant::now();
-    let closed = tokio::time::timeout(Duration::from_secs(60), server.close(CloseCode::NORMAL, ""))
-        .await
-        .expect("close ended within 60 s");
+    let closed = tokio::time::timeout(
+        Duration::from_secs(60),
+        server.close_with(CloseCode::NORMAL, ""),
+    )
+    .await
+    .expect("close ended within 60 s");
     assert!(matches!(closed, Err(Error::CloseTimeout)), "{closed:?}");
     assert_eq!(started.elapsed(), Duration::from_secs(4));
 

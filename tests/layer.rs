@@ -16,12 +16,11 @@ use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
 
 use support::{
-    ACCEPT, KEY, connect, echo, handshake_request, http_exchange, masked_frame, read_frame,
-    read_response_head, spawn_server, within, write_raw, ws_url,
+    ACCEPT, KEY, OpCode, connect, echo, handshake_request, http_exchange, masked_frame,
+    raw_handshake, read_frame, read_response_head, spawn_server, within, write_raw, ws_url,
 };
 
 async fn echo_server() -> std::net::SocketAddr {
@@ -257,7 +256,7 @@ async fn handler_sees_the_request_parts_and_the_negotiated_protocol() {
             conn.protocol().unwrap_or("-"),
         );
         if conn.send(Message::text(report)).await.is_ok() {
-            let _ = conn.close(CloseCode::NORMAL, "").await;
+            let _ = conn.close_with(CloseCode::NORMAL, "").await;
         }
     })
     .path("/ws")
@@ -275,6 +274,28 @@ async fn handler_sees_the_request_parts_and_the_negotiated_protocol() {
     let message = within("the report", ws.next()).await.unwrap().unwrap();
     assert_eq!(message, WsMessage::text("/ws room=7 alice v2"));
     let _ = within("client close", ws.close(None)).await;
+}
+
+/// A handler that reports its `Conn`'s peer address, and its read half's after a split.
+async fn report_peer(conn: Conn) {
+    let before = conn.peer_addr();
+    let (reader, sender) = conn.split();
+    let report = format!("{before:?} {:?}", reader.peer_addr());
+    let _ = sender.send(Message::text(report)).await;
+}
+
+// Served by hyper-util's auto builder, whose wrapped IO only the `http2` feature recovers
+// (without it the layer uses hyper's `Upgraded`, which knows no address).
+#[cfg(feature = "http2")]
+#[tokio::test]
+async fn handler_sees_the_peer_address_before_and_after_a_split() {
+    let addr = spawn_server(WebSocketUpgradeLayer::new(report_peer).path("/ws")).await;
+    let mut stream = raw_handshake(addr, "/ws").await;
+    let client = stream.local_addr().expect("local_addr");
+    let report = read_frame(&mut stream).await;
+    assert_eq!(report.opcode, OpCode::Text);
+    let expected = format!("{:?} {:?}", Some(client), Some(client));
+    assert_eq!(String::from_utf8(report.payload).unwrap(), expected);
 }
 
 #[tokio::test]

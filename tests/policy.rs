@@ -123,7 +123,7 @@ async fn origin_allowlist_custom_predicate_and_opt_out() {
 async fn tell_protocol(mut conn: Conn) {
     let protocol = conn.protocol().unwrap_or("-").to_owned();
     if conn.send(Message::text(protocol)).await.is_ok() {
-        let _ = conn.close(CloseCode::NORMAL, "").await;
+        let _ = conn.close_with(CloseCode::NORMAL, "").await;
     }
 }
 

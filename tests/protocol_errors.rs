@@ -6,11 +6,10 @@ mod support;
 
 use std::net::SocketAddr;
 
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{Config, WebSocketUpgradeLayer};
 
 use support::{
-    close_payload, echo, expect_eof, frame_header, masked_frame, raw_handshake, read_frame,
+    OpCode, close_payload, echo, expect_eof, frame_header, masked_frame, raw_handshake, read_frame,
     spawn_server, unmasked_frame, write_raw,
 };
 

@@ -13,7 +13,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower::{Layer, service_fn};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{Handler, WebSocketUpgrade, WebSocketUpgradeLayer, server};
 
 use support::*;
@@ -131,6 +130,24 @@ async fn slowloris_clients_are_dropped_within_the_header_read_timeout() {
     let mut ws = raw_handshake(running.addr, "/ws").await;
     write_raw(&mut ws, &masked_frame(true, OpCode::Text, b"hi")).await;
     assert_eq!(read_frame(&mut ws).await.payload, b"hi");
+}
+
+#[tokio::test]
+async fn the_handler_sees_the_peer_address_under_serve() {
+    let layer = WebSocketUpgradeLayer::new(|mut conn: tower_websocket::Conn| async move {
+        let report = format!("{:?}", conn.peer_addr());
+        let _ = conn.send(tower_websocket::Message::text(report)).await;
+    });
+    let running = start(|listener, signal| {
+        server::serve(listener, app(layer.path("/ws")))
+            .with_graceful_shutdown(signal)
+            .into_future()
+    })
+    .await;
+    let mut ws = raw_handshake(running.addr, "/ws").await;
+    let client = ws.local_addr().expect("local_addr");
+    let report = read_frame(&mut ws).await;
+    assert_eq!(report.payload, format!("{:?}", Some(client)).into_bytes());
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ use hyper::body::Incoming;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tower::{Layer, service_fn};
-use tower_websocket::proto::frame::OpCode;
 use tower_websocket::{WebSocketUpgradeLayer, server};
 
 use support::*;

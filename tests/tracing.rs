@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
 use tower_websocket::WebSocketUpgradeLayer;
-use tower_websocket::proto::frame::OpCode;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
 use support::{
-    echo, masked_frame, raw_handshake, read_frame, spawn_server, unmasked_frame, within,
+    OpCode, echo, masked_frame, raw_handshake, read_frame, spawn_server, unmasked_frame, within,
 };
 
 #[derive(Default)]

@@ -1,5 +1,5 @@
-//! The frame header codec (`proto::frame::decode_header`, `encode_header`) for each of the three
-//! length forms, and the whole receive path for one small frame (`proto::Decoder::decode`:
+//! The frame header codec (`decode_header`, `encode_header`, src/proto/frame.rs) for each of the
+//! three length forms, and the whole receive path for one small frame (`Decoder::decode`:
 //! header, unmasking, message split out of the read buffer).
 //!
 //! `cargo bench -p tower-websocket-bench --bench frame`
@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use tower_websocket::proto::frame::{
-    FrameHeader, MAX_HEADER_LEN, OpCode, decode_header, encode_header,
+use tower_websocket::fuzzing::{
+    Decoder, Encoder, FrameHeader, MAX_HEADER_LEN, OpCode, WriteBuffer, decode_header,
+    encode_header,
 };
-use tower_websocket::proto::{Decoder, Encoder, Limits, Message, Role, WriteBuffer};
+use tower_websocket::{Limits, Message, Role};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

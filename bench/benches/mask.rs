@@ -1,4 +1,4 @@
-//! Unmasking throughput (`proto::mask::apply_mask`) against `memcpy` of the same sizes.
+//! Unmasking throughput (`apply_mask`, src/proto/mask.rs) against `memcpy` of the same sizes.
 //!
 //! Both are reported in bytes per second of payload: unmasking reads and writes the buffer in
 //! place, `memcpy` (`copy_from_slice`) reads one buffer and writes another, so memcpy moves the
@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tower_websocket::proto::mask::apply_mask;
+use tower_websocket::fuzzing::apply_mask;
 
 const SIZES: &[(usize, &str)] = &[
     (16, "16B"),

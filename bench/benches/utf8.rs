@@ -1,6 +1,6 @@
 //! UTF-8 validation throughput: the incremental validator the decoder runs on every text frame
-//! (`proto::utf8::Utf8Validator`, fed whole and fed in 4 KiB pieces), the one-shot
-//! `proto::utf8::validate`, and `std::str::from_utf8` for reference.
+//! (`Utf8Validator`, src/proto/utf8.rs, fed whole and fed in 4 KiB pieces), the one-shot
+//! `validate`, and `std::str::from_utf8` for reference.
 //!
 //! `cargo bench -p tower-websocket-bench --bench utf8`
 
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tower_websocket::proto::utf8::{Utf8Validator, validate};
+use tower_websocket::fuzzing::{Utf8Validator, validate};
 
 /// `len` bytes of printable ASCII.
 fn ascii(len: usize) -> Vec<u8> {

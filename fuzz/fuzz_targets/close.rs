@@ -12,9 +12,7 @@ use fuzz_support::{
 };
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tower_websocket::proto::close::parse_close_payload;
-use tower_websocket::proto::frame::OpCode;
-use tower_websocket::proto::{Decoder, Encoder, WriteBuffer};
+use tower_websocket::fuzzing::{Decoder, Encoder, OpCode, WriteBuffer, parse_close_payload};
 use tower_websocket::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Role};
 
 fuzz_target!(|data: &[u8]| {

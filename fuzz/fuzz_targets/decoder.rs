@@ -1,4 +1,4 @@
-//! Arbitrary bytes and valid message sequences through `proto::Decoder`:
+//! Arbitrary bytes and valid message sequences through the crate's `Decoder`:
 //! see [`fuzz_support::fuzz_decoder`].
 #![no_main]
 

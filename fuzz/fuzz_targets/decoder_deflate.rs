@@ -1,4 +1,5 @@
-//! Arbitrary bytes and valid message sequences, with permessage-deflate on, through `proto::Decoder`:
+//! Arbitrary bytes and valid message sequences, with permessage-deflate on, through the
+//! crate's `Decoder`:
 //! see [`fuzz_support::fuzz_decoder`].
 #![no_main]
 

@@ -3,13 +3,12 @@
 //! messages they must decode to, chunked feeding, and the checks every decoded message and
 //! error must pass.
 //!
-//! Only the crate's public API is used.
+//! The crate's public API, and its codec through the hidden `tower_websocket::fuzzing` module
+//! (feature `fuzzing`, internal: not API, no semver).
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
-use tower_websocket::proto::deflate::Deflater;
-use tower_websocket::proto::frame::OpCode;
-use tower_websocket::proto::{Decoder, Encoder, WriteBuffer};
+use tower_websocket::fuzzing::{self, Decoder, Deflater, Encoder, OpCode, WriteBuffer};
 use tower_websocket::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Role, Utf8Bytes};
 
 /// The largest control frame payload (RFC 6455 §5.5).
@@ -396,9 +395,9 @@ pub fn check_message(message: &Message, limits: &Limits) {
             // that stands between the peer and undefined behaviour.
             let checked = std::str::from_utf8(bytes).expect("Message::Text holds invalid UTF-8");
             assert_eq!(checked, text.as_str());
-            assert!(bytes.len() <= limits.get_max_message_size());
+            assert!(bytes.len() <= limits.max_message_size);
         }
-        Message::Binary(data) => assert!(data.len() <= limits.get_max_message_size()),
+        Message::Binary(data) => assert!(data.len() <= limits.max_message_size),
         Message::Ping(data) | Message::Pong(data) => assert!(data.len() <= MAX_CONTROL),
         Message::Close(None) => {}
         Message::Close(Some(frame)) => {
@@ -408,6 +407,7 @@ pub fn check_message(message: &Message, limits: &Limits) {
             assert!(std::str::from_utf8(reason).is_ok());
             assert!(2 + reason.len() <= MAX_CONTROL);
         }
+        other => panic!("a kind of message the checks do not know: {other:?}"),
     }
 }
 
@@ -573,13 +573,13 @@ pub fn fuzz_decoder(data: &[u8], deflate: bool) -> Result<()> {
     let decoder = || {
         let mut decoder = Decoder::new(role, limits);
         if let Some(setup) = &setup {
-            decoder.set_inflater(setup.params.inflater(role));
+            decoder.set_inflater(fuzzing::inflater(&setup.params, role));
         }
         decoder
     };
     let deflater = setup
         .as_ref()
-        .map(|s| s.params.deflater(peer(role), &s.config));
+        .map(|s| fuzzing::deflater(&s.params, peer(role), &s.config));
     let mut writer = ValidWriter::new(role, deflater);
     if raw {
         writer.wire = u.bytes(u.len())?.to_vec();

@@ -2,9 +2,9 @@
 //! lingering close that follows it.
 //!
 //! Every Close we send (a reply, ours after a protocol error, the idle timeout, a shutdown,
-//! [`Conn::close`](super::Conn::close), or a `Message::Close` fed by the application) goes
-//! through [`State::queue_close`], which arms the close timer. From then on every wait of the
-//! connection is bounded by the close timeout, whatever the write timeout.
+//! [`Conn::close_with`](super::Conn::close_with), or a `Message::Close` fed by the
+//! application) goes through [`State::queue_close`], which arms the close timer. From then on
+//! every wait of the connection is bounded by the close timeout, whatever the write timeout.
 //!
 //! Once the connection is done reading messages ([`Phase::Finishing`]) it flushes and shuts
 //! the write side down (the server closes TCP first, RFC 6455 §7.1.1). If the peer has not

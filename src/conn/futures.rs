@@ -1,8 +1,9 @@
 //! The futures returned by [`Conn::recv`], [`Conn::send`] and [`Conn::flush`].
 //!
 //! Named futures rather than `async fn`s: each is a reference to the connection (plus the
-//! message, for `Send`), so a handler's own future stays small, which matters with thousands of
-//! idle connections.
+//! message, for [`SendFuture`]), so a handler's own future stays small, which matters with
+//! thousands of idle connections. Each name ends in `Future`, so none shadows a trait of the
+//! prelude (`Send`) or a combinator's name in `futures`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,17 +18,17 @@ use crate::proto::Message;
 /// Future of [`Conn::recv`]: the next message, or `None` once the connection is closed.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Recv<'a, T> {
+pub struct RecvFuture<'a, T> {
     conn: &'a mut Conn<T>,
 }
 
-impl<'a, T> Recv<'a, T> {
+impl<'a, T> RecvFuture<'a, T> {
     pub(super) fn new(conn: &'a mut Conn<T>) -> Self {
         Self { conn }
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Recv<'_, T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for RecvFuture<'_, T> {
     type Output = Option<Result<Message, Error>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -38,12 +39,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Recv<'_, T> {
 /// Future of [`Conn::send`]: queues the message on first poll, then flushes.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Send<'a, T> {
+pub struct SendFuture<'a, T> {
     conn: &'a mut Conn<T>,
     message: Option<Message>,
 }
 
-impl<'a, T> Send<'a, T> {
+impl<'a, T> SendFuture<'a, T> {
     pub(super) fn new(conn: &'a mut Conn<T>, message: Message) -> Self {
         Self {
             conn,
@@ -52,7 +53,7 @@ impl<'a, T> Send<'a, T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Send<'_, T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for SendFuture<'_, T> {
     type Output = Result<(), Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -67,17 +68,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Future for Send<'_, T> {
 /// Future of [`Conn::flush`]: writes everything queued.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
-pub struct Flush<'a, T> {
+pub struct FlushFuture<'a, T> {
     conn: &'a mut Conn<T>,
 }
 
-impl<'a, T> Flush<'a, T> {
+impl<'a, T> FlushFuture<'a, T> {
     pub(super) fn new(conn: &'a mut Conn<T>) -> Self {
         Self { conn }
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Future for Flush<'_, T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> Future for FlushFuture<'_, T> {
     type Output = Result<(), Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -1,8 +1,8 @@
 //! [`Conn`]: a WebSocket connection over any async byte stream.
 //!
-//! `Conn` is the thin IO layer over the sans-IO [`proto`](crate::proto) core: it reads into one
-//! buffer, lets the [`Decoder`] turn bytes into messages, answers pings and closes, and writes
-//! queued frames with as few (vectored) writes as possible.
+//! `Conn` is the thin IO layer over the crate's sans-IO protocol core (`src/proto/`): it reads
+//! into one buffer, lets the decoder turn bytes into messages, answers pings and closes, and
+//! writes queued frames with as few (vectored) writes as possible.
 
 mod closing;
 mod config;
@@ -19,7 +19,9 @@ mod stream;
 mod timers;
 pub(crate) mod tracking;
 
+use std::fmt;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -35,7 +37,7 @@ use crate::proto::{
 
 pub use config::Config;
 pub use error::Error;
-pub use futures::{Flush, Recv, Send};
+pub use futures::{FlushFuture, RecvFuture, SendFuture};
 pub use io::{BoxedIo, Io};
 pub use send_error::{SendError, TrySendError};
 pub use split::{ReadHalf, Sender, SplitOptions};
@@ -84,9 +86,30 @@ use timers::{TimerConfig, Timers};
 ///
 /// A `Conn` is one pointer wide (its state lives behind a box), so handler futures stay small
 /// even though `async fn` stores its arguments twice.
-#[derive(Debug)]
 pub struct Conn<T = BoxedIo> {
     state: Box<State<T>>,
+}
+
+/// Where the connection is, who it talks to and how much waits to be written; never the
+/// bytes read or queued (message contents are not for logs), nor the request's headers.
+impl<T> fmt::Debug for Conn<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = &self.state;
+        let phase = match (&state.phase, state.close_sent) {
+            (Phase::Open, false) => "open",
+            (Phase::Open, true) => "close sent",
+            (Phase::Finishing(_), _) => "closing",
+            (Phase::Done, _) => "closed",
+        };
+        f.debug_struct("Conn")
+            .field("role", &state.decoder.role())
+            .field("phase", &phase)
+            .field("path", &state.request.uri.path())
+            .field("protocol", &state.protocol)
+            .field("peer_addr", &state.peer_addr)
+            .field("buffered", &state.write_buf.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Conn<T>
@@ -108,9 +131,10 @@ where
             linger_left: config.linger_bytes,
             linger_wait: false,
             timers: Timers::new(TimerConfig {
-                ping_interval: config.ping_interval,
-                idle_timeout: config.idle_timeout,
-                write_timeout: config.write_timeout,
+                // The fields are public: a zero set there is off, as the builders make it.
+                ping_interval: config::nonzero(config.ping_interval),
+                idle_timeout: config::nonzero(config.idle_timeout),
+                write_timeout: config::nonzero(config.write_timeout),
                 close_timeout: config.close_timeout,
                 linger_quiet: config.linger_quiet,
             }),
@@ -118,6 +142,7 @@ where
             shutdown: None,
             request: http::Request::new(()).into_parts().0,
             protocol: None,
+            peer_addr: None,
         };
         Self {
             state: Box::new(state),
@@ -160,6 +185,13 @@ where
         self
     }
 
+    /// Records the peer's address, for [`peer_addr`](Self::peer_addr). The layer does this for
+    /// every connection whose transport is TCP.
+    pub fn with_peer_addr(mut self, addr: Option<SocketAddr>) -> Self {
+        self.state.peer_addr = addr;
+        self
+    }
+
     /// Bytes already read from `io` that belong to the connection (e.g. frames sent right behind
     /// the handshake), to be decoded before anything else is read.
     pub fn with_read_buf(mut self, bytes: Bytes) -> Self {
@@ -178,6 +210,17 @@ where
         self.state.protocol.as_ref().and_then(|p| p.to_str().ok())
     }
 
+    /// The peer's address: set by the layer when the connection runs over plain TCP (under
+    /// `server::serve`, hyper's `http1` builder, or hyper-util's auto builder with the
+    /// `http2` feature, which recovers the auto builder's wrapped stream); `None` over
+    /// other transports (TLS, an HTTP/2 stream) and for connections built without
+    /// [`with_peer_addr`](Self::with_peer_addr). Behind a proxy this is the proxy's address;
+    /// the client's is then in a header of [`request`](Self::request) (`Forwarded`,
+    /// `X-Forwarded-For`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.state.peer_addr
+    }
+
     /// Whether the connection is still reading messages (no Close received, no error).
     pub fn is_open(&self) -> bool {
         matches!(self.state.phase, Phase::Open)
@@ -186,6 +229,13 @@ where
     /// The underlying stream.
     pub fn get_ref(&self) -> &T {
         &self.state.io
+    }
+
+    /// The underlying stream, mutably: for settings that need `&mut` (a TLS stream's, say).
+    /// Reading from it or writing to it directly corrupts the WebSocket stream: the `Conn`
+    /// keeps bytes it has read but not decoded, and frames queued but not written.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.state.io
     }
 
     /// Receives the next message.
@@ -208,16 +258,16 @@ where
     ///
     /// Cancel safe: all progress is kept in the `Conn`, so `recv` can be used in
     /// `tokio::select!` without losing data.
-    pub fn recv(&mut self) -> Recv<'_, T> {
-        Recv::new(self)
+    pub fn recv(&mut self) -> RecvFuture<'_, T> {
+        RecvFuture::new(self)
     }
 
     /// Sends a message and flushes it (and anything queued before it).
     ///
     /// Sending a `Close` message starts the close handshake; after that only
-    /// [`recv`](Self::recv) and [`close`](Self::close) are useful.
-    pub fn send(&mut self, message: Message) -> Send<'_, T> {
-        Send::new(self, message)
+    /// [`recv`](Self::recv) and [`close_with`](Self::close_with) are useful.
+    pub fn send(&mut self, message: Message) -> SendFuture<'_, T> {
+        SendFuture::new(self, message)
     }
 
     /// Queues a message without writing it; [`flush`](Self::flush) writes everything queued in
@@ -239,8 +289,8 @@ where
     }
 
     /// Writes everything queued.
-    pub fn flush(&mut self) -> Flush<'_, T> {
-        Flush::new(self)
+    pub fn flush(&mut self) -> FlushFuture<'_, T> {
+        FlushFuture::new(self)
     }
 
     /// Polls until everything queued is written and flushed; see [`flush`](Self::flush).
@@ -276,7 +326,13 @@ where
     ///
     /// Returns [`Error::CloseTimeout`] if the peer did not answer in time (the connection is
     /// shut down all the same), [`Error::InvalidCloseCode`] for a code that may not be sent.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+    ///
+    /// Not to be confused with `futures::SinkExt::close` (`Conn` is a `Sink`), which only
+    /// starts the close: its `poll_close` queues Close 1000 with no reason (unless a Close was
+    /// sent already) and flushes it, then returns without waiting for the peer's answer or
+    /// shutting the stream down; [`recv`](Self::recv) (or the `Stream`) until `None` completes
+    /// the close handshake after it.
+    pub async fn close_with(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !code.is_sendable() {
             return Err(Error::InvalidCloseCode(code));
         }

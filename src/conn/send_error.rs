@@ -44,6 +44,7 @@ impl std::error::Error for SendError {
 
 /// Why [`Sender::try_send`](super::Sender::try_send) did not queue the message.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TrySendError {
     /// The queue is full; the message is handed back.
     Full(Message),

@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -28,16 +29,28 @@ const INCOMING_CAPACITY: usize = ReadHalf::CAPACITY;
 
 /// The queue sizes of a [`split`](Conn::split) connection, for [`Conn::split_with`].
 ///
+/// Plain settings: read the fields, set them with the builder methods of the same name (or
+/// assign them). New fields may be added in minor releases, so build one from
+/// [`SplitOptions::new`] or [`SplitOptions::default`].
+///
 /// ```
 /// use tower_websocket::conn::SplitOptions;
 ///
 /// let options = SplitOptions::new().send_queue(256 << 10).read_queue(4 << 20);
-/// # let _ = options;
+/// assert_eq!(options.send_queue, 256 << 10);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SplitOptions {
-    send_queue: usize,
-    read_queue: usize,
+    /// The send queue holds up to this much payload, in bytes (default
+    /// [`Sender::DEFAULT_QUEUE`], 1 MiB); one message is always accepted into an empty queue,
+    /// whatever its size.
+    pub send_queue: usize,
+    /// Received messages wait for the read half up to this much payload, in bytes (default
+    /// [`ReadHalf::DEFAULT_QUEUE`], 1 MiB) and at most [`ReadHalf::CAPACITY`] of them; past
+    /// either the driver stops reading until the read half catches up. One message is always
+    /// accepted, so the queue holds at most this much plus one message.
+    pub read_queue: usize,
 }
 
 impl Default for SplitOptions {
@@ -56,17 +69,13 @@ impl SplitOptions {
         Self::default()
     }
 
-    /// The send queue holds up to this much payload (default [`Sender::DEFAULT_QUEUE`],
-    /// 1 MiB); one message is always accepted into an empty queue, whatever its size.
+    /// Sets [`send_queue`](field@Self::send_queue).
     pub fn send_queue(mut self, bytes: usize) -> Self {
         self.send_queue = bytes;
         self
     }
 
-    /// Received messages wait for the read half up to this much payload (default
-    /// [`ReadHalf::DEFAULT_QUEUE`], 1 MiB) and at most [`ReadHalf::CAPACITY`] of them; past
-    /// either the driver stops reading until the read half catches up. One message is always
-    /// accepted, so the queue holds at most this much plus one message.
+    /// Sets [`read_queue`](field@Self::read_queue).
     pub fn read_queue(mut self, bytes: usize) -> Self {
         self.read_queue = bytes;
         self
@@ -75,7 +84,7 @@ impl SplitOptions {
 
 impl<T> Conn<T>
 where
-    T: AsyncRead + AsyncWrite + Unpin + std::marker::Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     /// Splits the connection into a read half and a [`Sender`], with a send queue of
     /// [`Sender::DEFAULT_QUEUE`] bytes. Spawns one tokio task that drives the connection until it
@@ -90,7 +99,8 @@ where
     /// The connection moves into a spawned driver task, so pings are answered, keepalive pings
     /// sent and the close handshake completed while only the read half is polled, or while
     /// neither is. If the read half lets [`ReadHalf::CAPACITY`] messages or
-    /// [`ReadHalf::DEFAULT_QUEUE`] bytes of payload pile up (see [`SplitOptions::read_queue`]),
+    /// [`ReadHalf::DEFAULT_QUEUE`] bytes of payload pile up (see
+    /// [`SplitOptions::read_queue`](field@SplitOptions::read_queue)),
     /// the driver stops reading (and so stops answering pings) until it catches up; a dropped
     /// read half discards incoming data. When the read half and every sender are dropped, the
     /// connection is closed with 1000.
@@ -127,6 +137,7 @@ where
             http::Request::new(()).into_parts().0,
         );
         let protocol = self.protocol().map(str::to_owned);
+        let peer_addr = self.peer_addr();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 incoming: VecDeque::new(),
@@ -154,6 +165,7 @@ where
             shared: shared.clone(),
             request,
             protocol,
+            peer_addr,
         };
         (reader, Sender { shared })
     }
@@ -398,6 +410,7 @@ pub struct ReadHalf {
     shared: Arc<Shared>,
     request: Parts,
     protocol: Option<String>,
+    peer_addr: Option<SocketAddr>,
 }
 
 impl ReadHalf {
@@ -436,6 +449,11 @@ impl ReadHalf {
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
     }
+
+    /// The peer's address, as [`Conn::peer_addr`] had it.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
 }
 
 impl Stream for ReadHalf {
@@ -460,6 +478,8 @@ impl fmt::Debug for ReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadHalf")
             .field("path", &self.request.uri.path())
+            .field("protocol", &self.protocol)
+            .field("peer_addr", &self.peer_addr)
             .finish_non_exhaustive()
     }
 }
@@ -523,8 +543,9 @@ impl Sender {
         }
     }
 
-    /// Starts the close handshake with `code` and `reason` (after everything queued before).
-    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+    /// Starts the close handshake with `code` and `reason` (after everything queued before);
+    /// the driver completes it. Named like [`Conn::close_with`].
+    pub async fn close_with(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.send(Message::Close(Some(CloseFrame::new(code, reason))))
             .await
     }

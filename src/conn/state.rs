@@ -1,6 +1,7 @@
 //! The connection's state machine: drives the sans-IO [`Decoder`] and [`Encoder`] over the IO.
 
 use std::io::IoSlice;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 
@@ -61,6 +62,7 @@ pub(super) struct State<T> {
     pub(super) shutdown: Option<Registration>,
     pub(super) request: Parts,
     pub(super) protocol: Option<HeaderValue>,
+    pub(super) peer_addr: Option<SocketAddr>,
 }
 
 /// What a waiting read was woken for.
@@ -193,6 +195,11 @@ where
     }
 
     /// Polls for the next message; see [`Conn::recv`](super::Conn::recv).
+    ///
+    /// Each turn: a closing connection finishes; otherwise decode what is buffered, and
+    /// yield it ([`on_message`](Self::on_message)), or do IO for more
+    /// ([`poll_io`](Self::poll_io)), or fail the connection on a protocol error (the next
+    /// turn then finishes it).
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
         loop {
             match &self.phase {
@@ -201,29 +208,38 @@ where
                 Phase::Done => return Poll::Ready(None),
             }
             match self.decoder.decode(&mut self.read_buf) {
-                Ok(Some(message)) => match message {
-                    Message::Ping(ref payload) => {
-                        if !self.close_sent {
-                            let pong = Message::Pong(payload.clone());
-                            self.encoder.encode(&mut self.write_buf, pong);
-                        }
+                Ok(Some(message)) => {
+                    if let Some(message) = self.on_message(message) {
                         return Poll::Ready(Some(Ok(message)));
                     }
-                    Message::Close(frame) => {
-                        self.on_close_received(frame);
-                        continue;
-                    }
-                    other => return Poll::Ready(Some(Ok(other))),
-                },
-                Ok(None) => {}
-                Err(error) => {
-                    self.fail(error);
-                    continue;
                 }
+                Ok(None) => {
+                    if let ControlFlow::Break(item) = ready!(self.poll_io(cx)) {
+                        return Poll::Ready(item);
+                    }
+                }
+                Err(error) => self.fail(error),
             }
-            if let ControlFlow::Break(item) = ready!(self.poll_io(cx)) {
-                return Poll::Ready(item);
+        }
+    }
+
+    /// A decoded message, answered if it is a Ping; a Close ends reading instead of being
+    /// yielded here (it is yielded once the connection has finished). The message to yield.
+    #[inline]
+    fn on_message(&mut self, message: Message) -> Option<Message> {
+        match message {
+            Message::Ping(ref payload) => {
+                if !self.close_sent {
+                    let pong = Message::Pong(payload.clone());
+                    self.encoder.encode(&mut self.write_buf, pong);
+                }
+                Some(message)
             }
+            Message::Close(frame) => {
+                self.on_close_received(frame);
+                None
+            }
+            other => Some(other),
         }
     }
 

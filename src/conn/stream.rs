@@ -24,8 +24,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for Conn<T> {
 }
 
 /// Sends messages: `start_send` queues ([`Conn::feed`]), `poll_ready` writes what is queued
-/// once 64 KiB have piled up, `poll_flush` writes everything, and `poll_close` sends Close
-/// 1000 (unless a Close was sent) and flushes it. Keep reading to complete the close handshake.
+/// once 64 KiB have piled up, `poll_flush` writes everything, and `poll_close`
+/// (`SinkExt::close`) queues Close 1000 with no reason (unless a Close was sent already) and
+/// flushes it. It does not wait for the peer's Close or shut the stream down: keep reading
+/// until `None` to complete the close handshake, or use [`Conn::close_with`], which does all
+/// of it (with the code and reason given).
 impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Conn<T> {
     type Error = Error;
 

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep, sleep_until};
@@ -229,13 +229,13 @@ impl Timers {
 
     /// Polls for the next due event while the connection waits; see
     /// [`deadlines`](Self::deadlines) for what counts.
+    ///
+    /// Unless the timer is already armed for this wait ([`is_armed`](Self::is_armed), the
+    /// common case): compute the deadlines, arm the timer for the earliest
+    /// ([`arm`](Self::arm)), and once it has fired, say what is due (an early wake-up, after
+    /// activity moved the keepalive deadline later, goes round again).
     pub(super) fn poll_due(&mut self, cx: &mut Context<'_>, wait: Wait) -> Poll<Due> {
-        // The common case, once per wait of every message: armed for this kind of wait, for
-        // this task, no deadline moved earlier, not fired.
-        if self.armed_for == Some(wait)
-            && self.sleep.as_ref().is_some_and(|sleep| !sleep.is_elapsed())
-            && (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
+        if self.is_armed(cx, wait) {
             return Poll::Pending;
         }
         self.armed_for = None;
@@ -246,36 +246,52 @@ impl Timers {
                 // armed, and may wake the task once for nothing.
                 return Poll::Pending;
             };
-            // The timer is re-armed only when it must fire earlier, or has fired: activity
-            // moves the keepalive deadline later on every read, and an early wake-up (then
-            // re-armed) is far cheaper than a timer-wheel update per message.
-            let sleep = match &mut self.sleep {
-                Some(sleep) => {
-                    if sleep.deadline() > next || sleep.is_elapsed() {
-                        sleep.as_mut().reset(next);
-                        self.polled_with = None;
-                    }
-                    sleep
-                }
-                none => {
-                    self.polled_with = None;
-                    none.insert(Box::pin(sleep_until(next)))
-                }
-            };
-            // Armed and registered for this very task: nothing to do until it fires.
-            if (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker())) {
-                return Poll::Pending;
-            }
-            if sleep.as_mut().poll(cx).is_pending() {
-                self.polled_with = Some(cx.waker().clone());
-                self.armed_for = Some(wait);
-                return Poll::Pending;
-            }
-            self.polled_with = None;
+            ready!(self.arm(cx, wait, next));
             if let Some(due) = self.due(&deadlines, Instant::now()) {
                 return Poll::Ready(due);
             }
         }
+    }
+
+    /// The common case, once per wait of every message: armed for this kind of wait, for
+    /// this task, no deadline moved earlier, not fired.
+    #[inline]
+    fn is_armed(&self, cx: &Context<'_>, wait: Wait) -> bool {
+        self.armed_for == Some(wait)
+            && self.sleep.as_ref().is_some_and(|sleep| !sleep.is_elapsed())
+            && (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker()))
+    }
+
+    /// Arms the timer for `next` and polls it: `Ready` once it has fired.
+    ///
+    /// The timer is re-armed only when it must fire earlier, or has fired: activity moves the
+    /// keepalive deadline later on every read, and an early wake-up (then re-armed) is far
+    /// cheaper than a timer-wheel update per message.
+    fn arm(&mut self, cx: &mut Context<'_>, wait: Wait, next: Instant) -> Poll<()> {
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if sleep.deadline() > next || sleep.is_elapsed() {
+                    sleep.as_mut().reset(next);
+                    self.polled_with = None;
+                }
+                sleep
+            }
+            none => {
+                self.polled_with = None;
+                none.insert(Box::pin(sleep_until(next)))
+            }
+        };
+        // Armed and registered for this very task: nothing to do until it fires.
+        if (self.polled_with.as_ref()).is_some_and(|waker| waker.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        if sleep.as_mut().poll(cx).is_pending() {
+            self.polled_with = Some(cx.waker().clone());
+            self.armed_for = Some(wait);
+            return Poll::Pending;
+        }
+        self.polled_with = None;
+        Poll::Ready(())
     }
 
     /// What is due by `now` among `deadlines`, most urgent first.

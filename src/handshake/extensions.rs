@@ -93,13 +93,13 @@ fn accept(offer: &ExtensionOffer, config: &DeflateConfig) -> Option<(DeflatePara
     let wanted = deflate_params(offer)?;
     let server_bits = match wanted.server_max_window_bits {
         Some(8) => return None,
-        Some(limit) => limit.min(config.server_max_window_bits),
-        None => config.server_max_window_bits,
+        Some(limit) => limit.min(config.server_window_bits()),
+        None => config.server_window_bits(),
     };
     // The client lets us pick: ask for our preference if it is below its maximum.
     let client_limit = wanted
         .client_max_window_bits
-        .map(|offered| config.client_max_window_bits.min(offered.unwrap_or(15)));
+        .map(|offered| config.client_window_bits().min(offered.unwrap_or(15)));
     let client_no_context_takeover = !config.client_context_takeover;
     let params = DeflateParams {
         server_no_context_takeover: wanted.server_no_context_takeover

@@ -158,7 +158,9 @@ mod tests {
         assert_eq!(Chain(&*error).to_string(), "gone");
         let error = Err::<(), _>("static").into_error().unwrap();
         assert_eq!(error.to_string(), "static");
-        let error = Err::<(), _>(crate::conn::Error::Closed).into_error().unwrap();
+        let error = Err::<(), _>(crate::conn::Error::Closed)
+            .into_error()
+            .unwrap();
         assert!(error.downcast_ref::<crate::conn::Error>().is_some());
     }
 }

@@ -81,6 +81,7 @@ pub(crate) fn spawn_connection<H: Handler>(
             .with_read_buf(read_buf)
             .with_request(request)
             .with_protocol(protocol)
+            .with_peer_addr(peer)
             .with_registration(registration);
         if let (Some(params), Some(deflate)) = (&deflate, &policy.deflate) {
             conn = conn.with_deflate(params, deflate);

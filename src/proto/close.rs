@@ -81,16 +81,17 @@ impl std::fmt::Display for CloseCode {
 pub struct CloseFrame {
     /// The status code.
     pub code: CloseCode,
-    /// A UTF-8 reason, at most [`MAX_REASON_LEN`] bytes on the wire.
+    /// A UTF-8 reason, at most [`MAX_REASON_LEN`](Self::MAX_REASON_LEN) bytes on the wire.
     pub reason: Utf8Bytes,
 }
 
-/// A Close payload holds at most 125 bytes, two of them the code.
-pub const MAX_REASON_LEN: usize = 123;
-
 impl CloseFrame {
-    /// A close frame; a reason longer than [`MAX_REASON_LEN`] bytes is cut at a character
-    /// boundary when sent.
+    /// The longest reason sent, in bytes: a Close payload holds at most 125 bytes, two of them
+    /// the code.
+    pub const MAX_REASON_LEN: usize = 123;
+
+    /// A close frame; a reason longer than [`MAX_REASON_LEN`](Self::MAX_REASON_LEN) bytes is
+    /// cut at a character boundary when sent.
     pub fn new(code: CloseCode, reason: impl Into<Utf8Bytes>) -> Self {
         Self {
             code,
@@ -119,13 +120,14 @@ pub fn parse_close_payload(payload: Bytes) -> Result<Option<CloseFrame>, Protoco
     }
 }
 
-/// Encodes a Close payload, cutting the reason to [`MAX_REASON_LEN`] bytes on a char boundary.
-pub fn encode_close_payload(frame: Option<&CloseFrame>) -> Bytes {
+/// Encodes a Close payload, cutting the reason to [`CloseFrame::MAX_REASON_LEN`] bytes on a
+/// char boundary.
+pub(crate) fn encode_close_payload(frame: Option<&CloseFrame>) -> Bytes {
     let Some(frame) = frame else {
         return Bytes::new();
     };
     let reason = frame.reason.as_str();
-    let mut end = reason.len().min(MAX_REASON_LEN);
+    let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }

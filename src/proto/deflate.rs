@@ -15,7 +15,11 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// Window sizes zlib can deflate with (it cannot produce an 8-bit window).
 const MIN_DEFLATE_WINDOW_BITS: u8 = 9;
+/// The window sizes RFC 7692 allows (§7.1.2).
+const MIN_WINDOW_BITS: u8 = 8;
 const MAX_WINDOW_BITS: u8 = 15;
+/// zlib's best compression level.
+const MAX_LEVEL: u32 = 9;
 
 /// How the server would like permessage-deflate, for [`WebSocketUpgradeLayer::deflate`](crate::WebSocketUpgradeLayer::deflate).
 ///
@@ -24,14 +28,41 @@ const MAX_WINDOW_BITS: u8 = 15;
 /// client window bits; 39 KiB at 15). Both are allocated on the first compressed message. The
 /// RFC offers two ways to trade compression for memory, both here: smaller windows, and no
 /// context takeover (each message compressed on its own, worse ratio on small similar messages).
+///
+/// Plain settings: read the fields, set them with the builder methods of the same name (or
+/// assign them). A value out of its range (a level over 9, window bits outside 9–15 or 8–15)
+/// is clamped into it where it is used, as the builders clamp it; new fields may be added in
+/// minor releases, so build one from [`DeflateConfig::new`] or [`DeflateConfig::default`].
+///
+/// ```
+/// use tower_websocket::DeflateConfig;
+///
+/// let config = DeflateConfig::new().level(6).server_max_window_bits(10);
+/// assert_eq!((config.level, config.server_max_window_bits), (6, 10));
+/// assert_eq!(config.threshold, 1024);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeflateConfig {
-    pub(crate) level: u32,
-    pub(crate) threshold: usize,
-    pub(crate) server_max_window_bits: u8,
-    pub(crate) server_context_takeover: bool,
-    pub(crate) client_max_window_bits: u8,
-    pub(crate) client_context_takeover: bool,
+    /// Compression level, 0 (store) to 9 (best); default 1 (fastest, as gorilla).
+    pub level: u32,
+    /// Messages shorter than this many bytes are sent uncompressed (default 1024, as Node's
+    /// `ws`).
+    pub threshold: usize,
+    /// The largest window the server compresses with, 9–15 (default 15). Smaller saves memory.
+    /// If the client asks for less, its value is used; a client that allows only 8 bits is
+    /// declined, since zlib cannot compress with an 8-bit window.
+    pub server_max_window_bits: u8,
+    /// Whether the server keeps its compression context between messages (default true).
+    /// `false` compresses each message alone; the server then needs no state between messages.
+    pub server_context_takeover: bool,
+    /// The largest window the server lets the client compress with, 8–15 (default 15), when the
+    /// client offers to be limited (`client_max_window_bits`). Bounds the server's inflate memory.
+    pub client_max_window_bits: u8,
+    /// Whether the client may keep its compression context between messages (default true).
+    /// `false` answers `client_no_context_takeover`, so the server can reset its decompressor
+    /// after every message.
+    pub client_context_takeover: bool,
 }
 
 impl Default for DeflateConfig {
@@ -54,56 +85,57 @@ impl DeflateConfig {
         Self::default()
     }
 
-    /// Compression level, 0 (store) to 9 (best); default 1 (fastest, as gorilla).
+    /// Sets [`level`](field@Self::level), at most 9.
     pub fn level(mut self, level: u32) -> Self {
-        self.level = level.min(9);
+        self.level = level.min(MAX_LEVEL);
         self
     }
 
-    /// Messages shorter than this are sent uncompressed (default 1024 bytes, as Node's `ws`).
+    /// Sets [`threshold`](field@Self::threshold).
     pub fn threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;
         self
     }
 
-    /// The largest window the server compresses with, 9–15 (default 15). Smaller saves memory.
-    /// If the client asks for less, its value is used; a client that allows only 8 bits is
-    /// declined, since zlib cannot compress with an 8-bit window.
+    /// Sets [`server_max_window_bits`](field@Self::server_max_window_bits), clamped to 9–15.
     pub fn server_max_window_bits(mut self, bits: u8) -> Self {
         self.server_max_window_bits = bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS);
         self
     }
 
-    /// Whether the server keeps its compression context between messages (default true).
-    /// `false` compresses each message alone; the server then needs no state between messages.
+    /// Sets [`server_context_takeover`](field@Self::server_context_takeover).
     pub fn server_context_takeover(mut self, keep: bool) -> Self {
         self.server_context_takeover = keep;
         self
     }
 
-    /// The largest window the server lets the client compress with, 8–15 (default 15), when the
-    /// client offers to be limited (`client_max_window_bits`). Bounds the server's inflate memory.
+    /// Sets [`client_max_window_bits`](field@Self::client_max_window_bits), clamped to 8–15.
     pub fn client_max_window_bits(mut self, bits: u8) -> Self {
-        self.client_max_window_bits = bits.clamp(8, MAX_WINDOW_BITS);
+        self.client_max_window_bits = bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS);
         self
     }
 
-    /// Whether the client may keep its compression context between messages (default true).
-    /// `false` answers `client_no_context_takeover`, so the server can reset its decompressor
-    /// after every message.
+    /// Sets [`client_context_takeover`](field@Self::client_context_takeover).
     pub fn client_context_takeover(mut self, keep: bool) -> Self {
         self.client_context_takeover = keep;
         self
     }
 
-    /// The configured level.
-    pub fn get_level(&self) -> u32 {
-        self.level
+    /// The level in force: [`level`](field@Self::level), at most 9.
+    fn level_in_range(&self) -> u32 {
+        self.level.min(MAX_LEVEL)
     }
 
-    /// The configured threshold.
-    pub fn get_threshold(&self) -> usize {
-        self.threshold
+    /// The server window in force: [`server_max_window_bits`](field@Self::server_max_window_bits)
+    /// clamped to 9–15.
+    pub(crate) fn server_window_bits(&self) -> u8 {
+        (self.server_max_window_bits).clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS)
+    }
+
+    /// The client window in force: [`client_max_window_bits`](field@Self::client_max_window_bits)
+    /// clamped to 8–15.
+    pub(crate) fn client_window_bits(&self) -> u8 {
+        (self.client_max_window_bits).clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
     }
 }
 
@@ -122,7 +154,7 @@ pub struct DeflateParams {
 
 impl DeflateParams {
     /// The compressor for the endpoint with `role`.
-    pub fn deflater(&self, role: Role, config: &DeflateConfig) -> Deflater {
+    pub(crate) fn deflater(&self, role: Role, config: &DeflateConfig) -> Deflater {
         let (bits, reset) = match role {
             Role::Server => (self.server_max_window_bits, self.server_no_context_takeover),
             Role::Client => (self.client_max_window_bits, self.client_no_context_takeover),
@@ -136,7 +168,7 @@ impl DeflateParams {
         };
         Deflater {
             compress: None,
-            level: config.level,
+            level: config.level_in_range(),
             window_bits: bits.clamp(MIN_DEFLATE_WINDOW_BITS, MAX_WINDOW_BITS),
             reset: reset || !config.server_context_takeover && role == Role::Server,
             threshold,
@@ -144,7 +176,7 @@ impl DeflateParams {
     }
 
     /// The decompressor for the endpoint with `role`.
-    pub fn inflater(&self, role: Role) -> Inflater {
+    pub(crate) fn inflater(&self, role: Role) -> Inflater {
         let (bits, reset) = match role {
             Role::Server => (self.client_max_window_bits, self.client_no_context_takeover),
             Role::Client => (self.server_max_window_bits, self.server_no_context_takeover),
@@ -460,6 +492,18 @@ mod tests {
             i.decompress(&d.compress(b"").unwrap(), usize::MAX).unwrap(),
             Bytes::new()
         );
+    }
+
+    #[test]
+    fn a_level_over_9_set_in_the_field_compresses_at_9() {
+        let config = DeflateConfig {
+            level: 1000,
+            ..DeflateConfig::default().threshold(0)
+        };
+        let (mut d, mut i) = pair(params(false, false, 15, 15), config);
+        assert_eq!(d.setting(), (9, 15));
+        let c = d.compress(b"hello hello hello").unwrap();
+        assert_eq!(&i.decompress(&c, 100).unwrap()[..], b"hello hello hello");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::ProtocolError;
 pub const MAX_HEADER_LEN: usize = 14;
 
 /// The largest payload a control frame may carry (§5.5).
-pub const MAX_CONTROL_PAYLOAD: usize = 125;
+pub(crate) const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// Frame opcodes defined by RFC 6455 §5.2; every other value is a protocol error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub struct FrameHeader {
 }
 
 /// RSV1, as it appears in [`FrameHeader::rsv`] (permessage-deflate's "compressed" bit).
-pub const RSV1: u8 = 0b100;
+pub(crate) const RSV1: u8 = 0b100;
 
 /// Decodes the header at the start of `buf`.
 ///

@@ -5,7 +5,11 @@ use bytes::Bytes;
 use super::{CloseFrame, utf8};
 
 /// A complete WebSocket message, as received or to be sent.
+///
+/// Non-exhaustive: a match needs a `_` arm, so that a kind of message added later (by an
+/// extension, say) is not a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message {
     /// A UTF-8 text message.
     Text(Utf8Bytes),

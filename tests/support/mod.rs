@@ -1,5 +1,9 @@
 //! Shared by the integration tests: a loopback server around the layer, an echo handler, a raw
 //! HTTP/WebSocket client that writes exact bytes, and bounded waits.
+//!
+//! The raw client's frames come from a small frame writer of its own (RFC 6455 §5.2, §5.3),
+//! not from the crate: the tests check the crate's decoder, so they do not borrow its
+//! encoder, and they use only the public API.
 
 // Each test crate compiles this module and uses a different part of it.
 #![allow(dead_code)]
@@ -23,8 +27,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::{Layer, Service, service_fn};
-use tower_websocket::proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_header};
-use tower_websocket::proto::mask::apply_mask;
 use tower_websocket::{Conn, Handler, WebSocketUpgradeLayer};
 
 /// The bound on every wait: generous, so that only a hang trips it.
@@ -222,26 +224,71 @@ pub async fn raw_handshake(addr: SocketAddr, path: &str) -> TcpStream {
     stream
 }
 
-/// A frame header (minimal length form), masked with [`MASK_KEY`] if `masked`.
-pub fn frame_header(fin: bool, opcode: OpCode, payload_len: u64, masked: bool) -> Vec<u8> {
-    let header = FrameHeader {
-        fin,
-        rsv: 0,
-        opcode,
-        mask: masked.then_some(MASK_KEY),
-        payload_len,
-    };
-    let mut buf = [0u8; MAX_HEADER_LEN];
-    let len = encode_header(&mut buf, &header);
-    buf[..len].to_vec()
+/// The frame opcodes of RFC 6455 §5.2, written down here rather than taken from the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpCode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
 }
 
-/// A client frame: `payload` masked with [`MASK_KEY`].
+impl OpCode {
+    /// The 4-bit value on the wire.
+    pub fn as_u8(self) -> u8 {
+        match self {
+            Self::Continuation => 0x0,
+            Self::Text => 0x1,
+            Self::Binary => 0x2,
+            Self::Close => 0x8,
+            Self::Ping => 0x9,
+            Self::Pong => 0xA,
+        }
+    }
+
+    /// The opcode of a 4-bit wire value, `None` for the reserved ones.
+    pub fn from_u8(value: u8) -> Option<Self> {
+        [
+            Self::Continuation,
+            Self::Text,
+            Self::Binary,
+            Self::Close,
+            Self::Ping,
+            Self::Pong,
+        ]
+        .into_iter()
+        .find(|opcode| opcode.as_u8() == value)
+    }
+}
+
+/// A frame header (minimal length form, RSV bits clear), masked with [`MASK_KEY`] if `masked`.
+pub fn frame_header(fin: bool, opcode: OpCode, payload_len: u64, masked: bool) -> Vec<u8> {
+    let mut header = vec![u8::from(fin) << 7 | opcode.as_u8()];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload_len {
+        0..=125 => header.push(mask_bit | payload_len as u8),
+        126..=0xFFFF => {
+            header.push(mask_bit | 126);
+            header.extend_from_slice(&(payload_len as u16).to_be_bytes());
+        }
+        _ => {
+            header.push(mask_bit | 127);
+            header.extend_from_slice(&payload_len.to_be_bytes());
+        }
+    }
+    if masked {
+        header.extend_from_slice(&MASK_KEY);
+    }
+    header
+}
+
+/// A client frame: `payload` masked with [`MASK_KEY`], byte by byte.
 pub fn masked_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut frame = frame_header(fin, opcode, payload.len() as u64, true);
-    let start = frame.len();
-    frame.extend_from_slice(payload);
-    apply_mask(&mut frame[start..], MASK_KEY, 0);
+    let masked = payload.iter().enumerate();
+    frame.extend(masked.map(|(i, byte)| byte ^ MASK_KEY[i % 4]));
     frame
 }
 

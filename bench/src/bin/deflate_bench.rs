@@ -417,7 +417,7 @@ fn drive(
                 }
             }
             client
-                .close(tower_websocket::CloseCode::NORMAL, "")
+                .close_with(tower_websocket::CloseCode::NORMAL, "")
                 .await
                 .map_err(|e| format!("client close: {e}"))
         };

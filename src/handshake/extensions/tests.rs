@@ -157,6 +157,34 @@ fn server_preferences() {
     assert!(params.server_no_context_takeover);
 }
 
+#[test]
+fn out_of_range_fields_are_clamped_where_they_are_used() {
+    // The fields are public: values no builder would store still negotiate validly.
+    let mut config = DeflateConfig {
+        server_max_window_bits: 3,
+        client_max_window_bits: 200,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(
+        respond(
+            &["permessage-deflate; server_max_window_bits=12; client_max_window_bits"],
+            config
+        )
+        .as_deref(),
+        Some("permessage-deflate; server_max_window_bits=9")
+    );
+    config.server_max_window_bits = 99;
+    config.client_max_window_bits = 0;
+    assert_eq!(
+        respond(
+            &["permessage-deflate; server_max_window_bits=12; client_max_window_bits"],
+            config
+        )
+        .as_deref(),
+        Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=8")
+    );
+}
+
 type Outcome = Result<Option<DeflateParams>, DeflateResponseError>;
 
 fn client(offer: &str, response: &[&str]) -> Outcome {
