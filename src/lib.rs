@@ -309,6 +309,18 @@
 //!   address); close codes, protocol errors, timeouts and shutdowns are `debug` events.
 //!   Message contents are never logged.
 //!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `server` | on | [`server::serve`], the accept loop with safe defaults |
+//! | `http2` | on | WebSockets over HTTP/2 (RFC 8441), and HTTP/2 in `server::serve`; without it neither hyper's HTTP/2 nor `h2` is compiled, a `CONNECT` goes to the inner service, and `serve` speaks HTTP/1.1 (keep it if you serve with hyper-util's auto builder, which compiles HTTP/2 anyway: only with it is the auto builder's TCP stream recovered, for the direct path and [`Conn::peer_addr`]) |
+//! | `deflate` | on | permessage-deflate (RFC 7692) on the zlib-rs backend: [`WebSocketUpgradeLayer::deflate`], `Conn::with_deflate`; without it `flate2` is not compiled and compression is never negotiated (the pure negotiation in [`handshake::extensions`] stays) |
+//! | `json` | off | `Conn::send_json` / `Conn::recv_json` (serde, serde_json) |
+//!
+//! `default-features = false, features = ["server"]` builds an HTTP/1.1-only server with
+//! neither `h2` nor `flate2` in the tree.
+//!
 //! # Layout
 //!
 //! - `src/proto/`: the sans-IO protocol core (frame codec, masking, UTF-8, close codes,

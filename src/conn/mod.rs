@@ -31,9 +31,10 @@ use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::proto::{
-    CloseCode, CloseFrame, Decoder, DeflateConfig, DeflateParams, Encoder, Message,
-    PreparedMessage, Role, WriteBuffer,
+    CloseCode, CloseFrame, Decoder, Encoder, Message, PreparedMessage, Role, WriteBuffer,
 };
+#[cfg(feature = "deflate")]
+use crate::proto::{DeflateConfig, DeflateParams};
 
 pub use config::Config;
 pub use error::Error;
@@ -157,6 +158,8 @@ where
 
     /// Turns on permessage-deflate with the parameters agreed in the handshake: messages over
     /// the config's threshold are sent compressed, compressed messages are inflated on receipt.
+    /// Feature `deflate`.
+    #[cfg(feature = "deflate")]
     pub fn with_deflate(mut self, params: &DeflateParams, config: &DeflateConfig) -> Self {
         let role = self.state.decoder.role();
         self.state.decoder.set_inflater(params.inflater(role));

@@ -34,6 +34,7 @@ pub use service::WebSocketUpgrade;
 use crate::conn::tracking::{ConnectionLimit, GracefulShutdown};
 use crate::conn::{Config, Conn};
 use crate::handshake::OriginPolicy;
+#[cfg(feature = "deflate")]
 use crate::proto::DeflateConfig;
 use filter::Filter;
 use policy::{AcceptHook, AsyncAcceptOutput, Policy};
@@ -141,6 +142,7 @@ impl<H> WebSocketUpgradeLayer<H> {
     ///     .deflate(DeflateConfig::new().level(6).threshold(256));
     /// # let _ = layer;
     /// ```
+    #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: DeflateConfig) -> Self {
         Arc::make_mut(&mut self.policy).deflate = Some(deflate);
         self

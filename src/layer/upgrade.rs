@@ -77,15 +77,13 @@ pub(crate) fn spawn_connection<H: Handler>(
             task_span.record("peer", tracing::field::display(peer));
         }
         tracing::debug!("WebSocket connection open");
-        let mut conn = Conn::from_raw(io, Role::Server, &config)
+        let conn = Conn::from_raw(io, Role::Server, &config)
             .with_read_buf(read_buf)
             .with_request(request)
             .with_protocol(protocol)
             .with_peer_addr(peer)
             .with_registration(registration);
-        if let (Some(params), Some(deflate)) = (&deflate, &policy.deflate) {
-            conn = conn.with_deflate(params, deflate);
-        }
+        let conn = compressed(conn, deflate, &policy);
         run_handler(handler, conn).await;
         tracing::debug!("WebSocket connection ended");
     };
@@ -96,6 +94,17 @@ pub(crate) fn spawn_connection<H: Handler>(
     } else {
         tokio::spawn(tracing::Instrument::instrument(task, span));
     }
+}
+
+/// `conn` with permessage-deflate on, if the handshake agreed it.
+fn compressed(conn: Conn, agreed: Option<DeflateParams>, policy: &Policy) -> Conn {
+    #[cfg(feature = "deflate")]
+    if let (Some(params), Some(config)) = (&agreed, &policy.deflate) {
+        return conn.with_deflate(params, config);
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = (agreed, policy);
+    conn
 }
 
 /// Waits for hyper to hand the connection over, at most the upgrade timeout, and not past the

@@ -67,6 +67,7 @@ impl Decoder {
 
     /// Enables permessage-deflate: RSV1 marks the first frame of a compressed message, whose
     /// payload is inflated (within [`Limits::max_message_size`]) before it is returned.
+    #[cfg(feature = "deflate")]
     pub fn set_inflater(&mut self, inflater: Inflater) {
         self.inflater = Some(Box::new(inflater));
         self.allowed_rsv = RSV1;

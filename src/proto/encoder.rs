@@ -34,6 +34,7 @@ impl Encoder {
 
     /// Enables permessage-deflate: data messages at or over the deflater's threshold are sent
     /// compressed, with RSV1 set on their (single) frame.
+    #[cfg(feature = "deflate")]
     pub fn set_deflater(&mut self, deflater: Deflater) {
         self.deflater = Some(Box::new(deflater));
     }

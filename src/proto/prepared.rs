@@ -2,13 +2,17 @@
 //! `PreparedMessage`), for broadcast.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
+#[cfg(feature = "deflate")]
+use std::sync::{Mutex, PoisonError};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::Message;
 use super::deflate::Deflater;
-use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV1, encode_header};
+#[cfg(feature = "deflate")]
+use super::frame::RSV1;
+use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, encode_header};
 
 /// A message whose server frame is built once and shared, as [`Bytes`], by every connection
 /// it is sent to; with permessage-deflate it is compressed once per compression setting
@@ -40,10 +44,12 @@ struct Inner {
     message: Message,
     plain: OnceLock<Bytes>,
     /// Compressed frames by setting; `None` where compression failed.
+    #[cfg(feature = "deflate")]
     compressed: Mutex<Vec<(Setting, Option<Bytes>)>>,
 }
 
 /// A compression setting: (level, window bits).
+#[cfg(feature = "deflate")]
 type Setting = (u32, u8);
 
 impl PreparedMessage {
@@ -53,6 +59,7 @@ impl PreparedMessage {
             inner: Arc::new(Inner {
                 message,
                 plain: OnceLock::new(),
+                #[cfg(feature = "deflate")]
                 compressed: Mutex::new(Vec::new()),
             }),
         }
@@ -93,6 +100,7 @@ impl PreparedMessage {
 
     /// The compressed server frame for `deflater`'s setting, if the message is data and worth
     /// compressing there; built on first use for each setting.
+    #[cfg(feature = "deflate")]
     pub(crate) fn compressed_frame(&self, deflater: &Deflater) -> Option<Bytes> {
         let (opcode, payload) = self.parts();
         if opcode.is_control() || !deflater.wants(payload.len()) {
@@ -113,6 +121,12 @@ impl PreparedMessage {
             .map(|compressed| server_frame(RSV1, opcode, &compressed));
         cache.push((key, frame.clone()));
         frame
+    }
+
+    /// Without the `deflate` feature there is no deflater to compress for.
+    #[cfg(not(feature = "deflate"))]
+    pub(crate) fn compressed_frame(&self, deflater: &Deflater) -> Option<Bytes> {
+        match *deflater {}
     }
 }
 
@@ -144,7 +158,9 @@ impl fmt::Debug for PreparedMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Decoder, DeflateConfig, DeflateParams, Encoder, Limits, Role, WriteBuffer};
+    #[cfg(feature = "deflate")]
+    use crate::proto::{Decoder, DeflateConfig, DeflateParams, Limits};
+    use crate::proto::{Encoder, Role, WriteBuffer};
 
     fn drain(buf: &WriteBuffer) -> Vec<u8> {
         let mut slices = [std::io::IoSlice::new(&[]); 16];
@@ -166,6 +182,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "deflate")]
     #[test]
     fn compressed_once_per_setting_and_readable_by_a_peer_mid_context() {
         let params = DeflateParams {
