@@ -163,7 +163,8 @@
 //!   [`Conn::protocol`].
 //! - **Accept hook** ([`on_handshake`](WebSocketUpgradeLayer::on_handshake)): inspects the
 //!   request, refuses with any status and body ([`Refusal`]), or adds headers to the accepting
-//!   response (e.g. `Set-Cookie`).
+//!   response (e.g. `Set-Cookie`) and values to the connection's request extensions (what it
+//!   learned, e.g. the authenticated user, for the handler's `conn.request().extensions`).
 //! - **Async accept hook** ([`on_handshake_async`](WebSocketUpgradeLayer::on_handshake_async)):
 //!   the same for a decision that has to wait (a database, a token service). The hook gets an
 //!   [`OwnedHandshake`] and returns a future that gives it back to accept (or a [`Refusal`]);
@@ -182,13 +183,21 @@
 //! use http::StatusCode;
 //! use tower_websocket::{Conn, WebSocketUpgradeLayer};
 //!
-//! # async fn chat(_: Conn) {}
-//! # async fn token_is_valid(_: Option<&http::HeaderValue>) -> bool { true }
-//! let layer = WebSocketUpgradeLayer::new(chat).on_handshake_async(|handshake| async move {
+//! #[derive(Clone)]
+//! struct User(String);
+//!
+//! async fn chat(conn: Conn) {
+//!     let user = conn.request().extensions.get::<User>().map(|u| u.0.clone());
+//!     // ...
+//! #   let _ = user;
+//! }
+//! # async fn user_for(_: Option<&http::HeaderValue>) -> Option<String> { None }
+//! let layer = WebSocketUpgradeLayer::new(chat).on_handshake_async(|mut handshake| async move {
 //!     // E.g. a call to a token service.
-//!     if !token_is_valid(handshake.request().headers.get("authorization")).await {
+//!     let Some(user) = user_for(handshake.request().headers.get("authorization")).await else {
 //!         return Err(handshake.reject(StatusCode::UNAUTHORIZED, "log in first"));
-//!     }
+//!     };
+//!     handshake.extensions_mut().insert(User(user));
 //!     Ok(handshake)
 //! });
 //! # let _ = layer;

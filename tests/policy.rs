@@ -289,6 +289,26 @@ async fn accept_hook_adds_headers_to_the_101_and_the_http2_200() {
 }
 
 #[tokio::test]
+async fn what_the_accept_hook_learns_reaches_the_handler_in_the_request_extensions() {
+    let layer = WebSocketUpgradeLayer::new(tell_protocol_and_user).on_handshake(|handshake| {
+        let known = handshake.request().headers.contains_key("authorization");
+        handshake
+            .extensions_mut()
+            .insert(User(if known { "bob" } else { "guest" }));
+        Ok(())
+    });
+    let addr = spawn_server(layer).await;
+    let mut request = ws_url(addr, "/ws").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_static("Bearer bob-token"),
+    );
+    let (mut ws, _) = within("handshake", connect_async(request)).await.unwrap();
+    let told = within("user", ws.next()).await.unwrap().unwrap();
+    assert_eq!(told, WsMessage::text("- bob"));
+}
+
+#[tokio::test]
 async fn rejection_hook_replaces_the_layers_responses() {
     let layer = WebSocketUpgradeLayer::new(echo)
         .path("/ws")
@@ -397,6 +417,24 @@ async fn until_set(what: &str, flag: &AtomicBool) {
     .await;
 }
 
+/// What the accept hook learned about the client, for the handler.
+#[derive(Clone, Debug)]
+struct User(&'static str);
+
+/// Sends the negotiated subprotocol and the user the accept hook found (or `-`), and closes.
+async fn tell_protocol_and_user(mut conn: Conn) {
+    let protocol = conn.protocol().unwrap_or("-");
+    let user = conn
+        .request()
+        .extensions
+        .get::<User>()
+        .map_or("-", |user| user.0);
+    let told = Message::text(format!("{protocol} {user}"));
+    if conn.send(told).await.is_ok() {
+        let _ = conn.close_with(CloseCode::NORMAL, "").await;
+    }
+}
+
 #[tokio::test]
 async fn async_accept_hook_asks_a_token_service_then_accepts_or_refuses() {
     let tokens = token_service();
@@ -404,7 +442,7 @@ async fn async_accept_hook_asks_a_token_service_then_accepts_or_refuses() {
     let counted = runs.clone();
     let handler = move |conn: Conn| {
         counted.fetch_add(1, Ordering::SeqCst);
-        tell_protocol(conn)
+        tell_protocol_and_user(conn)
     };
     let layer = WebSocketUpgradeLayer::new(handler)
         .protocols(["a", "b"])
@@ -436,6 +474,8 @@ async fn async_accept_hook_asks_a_token_service_then_accepts_or_refuses() {
                 if let Some(Tenant(tenant)) = tenant {
                     headers.insert("x-tenant", HeaderValue::from_static(tenant));
                 }
+                // And for the handler: who this is.
+                handshake.extensions_mut().insert(User(user));
                 Ok(handshake)
             }
         });
@@ -460,7 +500,7 @@ async fn async_accept_hook_asks_a_token_service_then_accepts_or_refuses() {
     assert_eq!(response.headers()["x-tenant"], "acme");
     assert_eq!(response.headers()["sec-websocket-protocol"], "b");
     let told = within("protocol", ws.next()).await.unwrap().unwrap();
-    assert_eq!(told, WsMessage::text("b"));
+    assert_eq!(told, WsMessage::text("b alice"));
 
     let (head, body) = handshake(addr, &[("Authorization", "Bearer mallory")]).await;
     assert_eq!(head.status, 401, "{head:?}");

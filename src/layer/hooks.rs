@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
-use http::{Method, Response, StatusCode};
+use http::{Extensions, Method, Response, StatusCode};
 
 use super::policy::SyncAcceptHook;
 use super::rejection::Rejection;
@@ -76,6 +76,14 @@ impl<'a> Handshake<'a> {
     /// `Transfer-Encoding`) are ignored, with a warning in the log.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         &mut self.answer.headers
+    }
+
+    /// Values for the connection's request extensions: what the hook learned (the
+    /// authenticated user, a tenant) is in [`Conn::request`](crate::Conn::request)`.extensions`
+    /// for the handler, next to what earlier middleware put there (a value of the same type
+    /// replaces theirs).
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.answer.extensions
     }
 
     /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
@@ -156,6 +164,14 @@ impl OwnedHandshake {
         &mut self.answer.headers
     }
 
+    /// Values for the connection's request extensions: what the hook learned (the
+    /// authenticated user, a tenant) is in [`Conn::request`](crate::Conn::request)`.extensions`
+    /// for the handler, next to what earlier middleware put there (a value of the same type
+    /// replaces theirs).
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.answer.extensions
+    }
+
     /// A refusal with `status` and `reason` as a plain-text body, to return as `Err`; add
     /// headers with [`Refusal::header`], or build any response and convert it with `into()`.
     pub fn reject(&self, status: StatusCode, reason: impl Into<Bytes>) -> Refusal {
@@ -172,18 +188,20 @@ impl OwnedHandshake {
     }
 }
 
-/// What an accept hook decided: the subprotocol to answer and the headers to add.
-#[derive(Debug)]
+/// What an accept hook decided: the subprotocol to answer, the headers to add to the
+/// response, the extensions to add to the connection's request.
+#[derive(Debug, Default)]
 pub(super) struct Answer {
     pub(super) protocol: Option<HeaderValue>,
     pub(super) headers: HeaderMap,
+    pub(super) extensions: Extensions,
 }
 
 impl Answer {
     fn new(protocol: Option<HeaderValue>) -> Self {
         Self {
             protocol,
-            headers: HeaderMap::new(),
+            ..Self::default()
         }
     }
 
@@ -302,20 +320,20 @@ impl From<Response<Bytes>> for Refusal {
     }
 }
 
-/// Runs the accept hook on a checked handshake: `Ok` with the headers to add to the accepting
-/// response (and the hook's choice of subprotocol in `accept`), or `Err` with the refusal.
+/// Runs the accept hook on a checked handshake: `Ok` with its answer (its choice of
+/// subprotocol also in `accept`), or `Err` with the refusal.
 pub(super) fn run_accept_hook(
     hook: &SyncAcceptHook,
     request: &Parts,
     accept: &mut Accept,
-) -> Result<HeaderMap, Refusal> {
+) -> Result<Answer, Refusal> {
     let mut pending = Handshake::new(request, accept.protocol().cloned());
     if let Err(refusal) = hook(&mut pending) {
         return Err(refused(refusal, request, "on_handshake"));
     }
     let answer = pending.into_answer();
-    accept.set_protocol(answer.protocol);
-    Ok(answer.headers)
+    accept.set_protocol(answer.protocol.clone());
+    Ok(answer)
 }
 
 /// An accept hook's refusal, checked (see [`check_hook_rejection`]) and logged at debug.

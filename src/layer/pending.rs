@@ -68,14 +68,14 @@ pub(super) async fn decide<H: Handler>(
         return response;
     }
     let answer = handshake.into_answer();
-    checked.accept.set_protocol(answer.protocol);
+    checked.accept.set_protocol(answer.protocol.clone());
     // The handshake was the only other owner of the request: no copy.
     let parts = Arc::unwrap_or_clone(request);
     accept(
         checked,
         registration,
         parts,
-        answer.headers,
+        answer,
         handler,
         &config,
         &policy,

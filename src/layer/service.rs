@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, SEC_WEBSOCKET_EXTENSIONS};
+use http::header::SEC_WEBSOCKET_EXTENSIONS;
 use http::request::Parts;
 use http::{Method, Request, Response};
 use hyper::upgrade::OnUpgrade;
@@ -15,7 +15,7 @@ use super::body::UpgradeBody;
 use super::filter::Filter;
 use super::future::{PendingResponse, ResponseFuture};
 use super::handler::Handler;
-use super::hooks::{FailedUpgrade, OwnedHandshake, merge_headers, run_accept_hook};
+use super::hooks::{Answer, FailedUpgrade, OwnedHandshake, merge_headers, run_accept_hook};
 use super::pending;
 use super::policy::{AcceptHook, AsyncAcceptHook, Policy};
 use super::rejection::Rejection;
@@ -93,11 +93,11 @@ where
             Ok(checked) => checked,
             Err(rejection) => return ResponseFuture::ready(self.refuse(rejection, parts)),
         };
-        let extra_headers = match &self.policy.accept {
-            None => HeaderMap::new(),
+        let answer = match &self.policy.accept {
+            None => Answer::default(),
             Some(AcceptHook::Sync(hook)) => {
                 match run_accept_hook(hook, &parts, &mut checked.accept) {
-                    Ok(headers) => headers,
+                    Ok(answer) => answer,
                     Err(refusal) => {
                         return ResponseFuture::ready(refusal.into_response().map(Some));
                     }
@@ -113,7 +113,7 @@ where
             checked,
             registration,
             parts,
-            extra_headers,
+            answer,
             handler,
             &self.config,
             &self.policy,
@@ -240,13 +240,13 @@ impl<S, H: Handler> WebSocketUpgrade<S, H> {
 }
 
 /// Accepts a checked handshake, tracked by `registration`: the accepting response (with the
-/// accept hook's `extra_headers` and the negotiated compression), and the task that takes the
+/// accept hook's headers and the negotiated compression), and the task that takes the
 /// connection over once it is written and runs `handler` on it.
 pub(super) fn accept<H: Handler>(
     checked: Checked,
     registration: Registration,
-    parts: Parts,
-    extra_headers: HeaderMap,
+    mut parts: Parts,
+    answer: Answer,
     handler: H,
     config: &Arc<Config>,
     policy: &Arc<Policy>,
@@ -258,7 +258,8 @@ pub(super) fn accept<H: Handler>(
         shutdown: _,
     } = checked;
     let mut response = accept.response();
-    merge_headers(response.headers_mut(), extra_headers);
+    merge_headers(response.headers_mut(), answer.headers);
+    parts.extensions.extend(answer.extensions);
     let deflate = (policy.deflate.as_ref())
         .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
     if let Some((_, value)) = &deflate {
