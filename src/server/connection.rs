@@ -63,7 +63,7 @@ pub(super) async fn serve_connection<S, B>(
             // RFC 8441: WebSockets over HTTP/2 streams.
             .enable_connect_protocol()
             .keep_alive_interval(settings.http2_keep_alive_interval);
-        let connection = builder.serve_connection_with_upgrades(io, service);
+        let connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
         drive(
             connection,
             |c| c.graceful_shutdown(),
@@ -80,7 +80,7 @@ pub(super) async fn serve_connection<S, B>(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
-        let connection = builder.serve_connection(io, service).with_upgrades();
+        let connection = std::pin::pin!(builder.serve_connection(io, service).with_upgrades());
         drive(
             connection,
             |c| c.graceful_shutdown(),
@@ -94,9 +94,11 @@ pub(super) async fn serve_connection<S, B>(
 }
 
 /// Runs `connection` to its end, or until the first request misses its deadline; starts its
-/// graceful shutdown (`graceful`) when `stop` says so.
+/// graceful shutdown (`graceful`) when `stop` says so. The connection comes pinned by the
+/// caller: a future taken by value would be stored twice in this one (as the argument and
+/// as the pinned local), and hyper's connection is the bulk of a connection task.
 async fn drive<C, E>(
-    connection: C,
+    mut connection: Pin<&mut C>,
     graceful: impl Fn(Pin<&mut C>),
     settings: &Settings,
     seen: &AtomicBool,
@@ -106,7 +108,6 @@ async fn drive<C, E>(
     C: Future<Output = Result<(), E>>,
     E: fmt::Display,
 {
-    let mut connection = std::pin::pin!(connection);
     // hyper's header read timeout starts once hyper-util has sniffed the HTTP version, and
     // that sniff waits for bytes without a deadline; so the first request has its own.
     let first_request = async {
