@@ -157,8 +157,8 @@
 //!   `:authority`), else `403`; requests without `Origin` (not browsers) pass. Add trusted
 //!   origins, replace the rule with a predicate, or opt out with
 //!   `OriginPolicy::allow_any_origin()`.
-//! - **Subprotocols**: [`protocols`](WebSocketUpgradeLayer::protocols) is the server's preference list (the first one
-//!   the client offered wins); the accept hook sees the client's ordered offer and may choose
+//! - **Subprotocols**: [`protocols`](WebSocketUpgradeLayer::protocols) is the server's preference list (its most
+//!   preferred protocol among those the client offered is chosen); the accept hook sees the client's ordered offer and may choose
 //!   another offered one. A protocol the client did not offer is never answered. The choice is
 //!   [`Conn::protocol`].
 //! - **Accept hook** ([`on_handshake`](WebSocketUpgradeLayer::on_handshake)): inspects the

@@ -339,3 +339,23 @@ async fn the_layer_service_future_and_body_are_debug_whatever_the_handler() {
     let response = within("the 500", future).await.unwrap();
     assert!(format!("{:?}", response.body()).starts_with("UpgradeBody"));
 }
+
+#[tokio::test]
+async fn zero_timeouts_turn_the_waits_off_rather_than_dropping_every_connection() {
+    let layer = WebSocketUpgradeLayer::new(echo)
+        .path("/ws")
+        .upgrade_timeout(std::time::Duration::ZERO)
+        .handshake_timeout(std::time::Duration::ZERO)
+        .on_handshake_async(|handshake| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(handshake)
+        });
+    let addr = spawn_server(layer).await;
+    let mut stream = raw_handshake(addr, "/ws").await;
+    write_raw(
+        &mut stream,
+        &masked_frame(true, OpCode::Text, b"still here"),
+    )
+    .await;
+    assert_eq!(read_frame(&mut stream).await.payload, b"still here");
+}

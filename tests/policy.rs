@@ -2,6 +2,9 @@
 //! subprotocol selection, the accept hooks (refusals, extra response headers; the async one's
 //! wait, timeout, shutdown and departing clients) and custom rejection responses.
 
+// Without the `http2` feature the HTTP/2 tests are out, and some imports with them.
+#![cfg_attr(not(feature = "http2"), allow(unused_imports))]
+
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -244,6 +247,7 @@ async fn accept_hook_refuses_with_any_status_and_the_handler_never_runs() {
     .await;
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn accept_hook_adds_headers_to_the_101_and_the_http2_200() {
     let layer = WebSocketUpgradeLayer::new(echo).on_handshake(|handshake| {
@@ -608,6 +612,7 @@ async fn a_client_that_leaves_mid_hook_drops_the_hook_and_its_place() {
     assert_eq!(head.status, 101, "{head:?}");
 }
 
+#[cfg(feature = "http2")]
 #[tokio::test]
 async fn async_accept_hook_over_http2_adds_headers_to_the_200() {
     let layer = WebSocketUpgradeLayer::new(echo).on_handshake_async(|mut handshake| async move {
@@ -629,4 +634,19 @@ async fn async_accept_hook_over_http2_adds_headers_to_the_200() {
         .unwrap();
     let echoed = within("echo", ws.next()).await.unwrap().unwrap();
     assert_eq!(echoed, WsMessage::text("over h2"));
+}
+
+/// hyper's HTTP/2 can be compiled in by another crate while this one is built without its
+/// `http2` feature: an extended CONNECT is then refused with a clear 501, not passed to the
+/// inner service (whose 2xx would look like an accepted tunnel).
+#[cfg(not(feature = "http2"))]
+#[tokio::test]
+async fn without_the_http2_feature_an_http2_websocket_is_refused_with_501() {
+    let addr = spawn_server(WebSocketUpgradeLayer::new(echo)).await;
+    let mut h2 = h2_client(connect(addr).await).await;
+    let request = connect_request(&format!("http://{addr}/ws"))
+        .body(Empty::new())
+        .unwrap();
+    let refused = h2_websocket(&mut h2, request).await.expect_err("refused");
+    assert_eq!(refused.status(), StatusCode::NOT_IMPLEMENTED);
 }

@@ -20,6 +20,9 @@ pin_project! {
     /// the layer's own `101` or rejection response (once the
     /// [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async) hook has
     /// decided, if there is one). Dropping it before then drops the hook's future.
+    ///
+    /// It is `Send` but not `Sync` (the async hook's boxed future is only `Send`); hyper,
+    /// axum and tonic ask for `Send` only.
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,

@@ -23,7 +23,6 @@ use crate::handshake::{self, Accept};
 /// The hook accepts with `Ok(())` or refuses with `Err(`[`Refusal`]`)`, any status, headers and
 /// body (see [`reject`](Self::reject)); the handler never runs for a refused handshake.
 /// [`OwnedHandshake`] is the same, owned, for a hook that has to wait.
-#[derive(Debug)]
 pub struct Handshake<'a> {
     request: &'a Parts,
     answer: Answer,
@@ -109,7 +108,6 @@ impl<'a> Handshake<'a> {
 /// Unlike [`Handshake::offered_protocols`], the offer borrows the handshake: to answer one of
 /// its protocols, copy it out first (`.map(str::to_owned)`), then
 /// [`set_protocol`](Self::set_protocol).
-#[derive(Debug)]
 pub struct OwnedHandshake {
     request: Arc<Parts>,
     answer: Answer,
@@ -190,7 +188,7 @@ impl OwnedHandshake {
 
 /// What an accept hook decided: the subprotocol to answer, the headers to add to the
 /// response, the extensions to add to the connection's request.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Answer {
     pub(super) protocol: Option<HeaderValue>,
     pub(super) headers: HeaderMap,
@@ -389,7 +387,6 @@ impl StdError for ProtocolNotOffered {}
 /// `auto::Builder::serve_connection` instead of `serve_connection_with_upgrades`, a server that
 /// is not hyper, or a client that went away before the upgrade completed. The handler does not
 /// run. The layer also logs it at error level.
-#[derive(Debug)]
 pub struct FailedUpgrade {
     request: Parts,
     after_response: bool,
@@ -460,118 +457,69 @@ impl StdError for FailedUpgrade {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use http::Request;
-
-    use super::*;
-
-    fn parts(protocols: &str) -> Parts {
-        Request::get("/ws")
-            .header("sec-websocket-protocol", protocols)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0
-    }
-
-    #[test]
-    fn set_protocol_only_accepts_offered_protocols() {
-        let request = parts("chat.v2, chat.v1");
-        let mut handshake = Handshake::new(&request, None);
-        let offered: Vec<_> = handshake.offered_protocols().collect();
-        assert_eq!(offered, ["chat.v2", "chat.v1"]);
-        assert!(handshake.set_protocol("chat.v1").is_ok());
-        assert_eq!(handshake.protocol(), Some("chat.v1"));
-        let error = handshake.set_protocol("chat.v3").unwrap_err();
-        assert!(error.to_string().contains("chat.v3"));
-        assert!(handshake.set_protocol("CHAT.V1").is_err(), "exact match");
-        assert_eq!(handshake.protocol(), Some("chat.v1"));
-        handshake.clear_protocol();
-        assert_eq!(handshake.protocol(), None);
-        assert!(!handshake.is_extended_connect());
-        let mut connect = request.clone();
-        connect.method = Method::CONNECT;
-        assert!(Handshake::new(&connect, None).is_extended_connect());
-    }
-
-    #[test]
-    fn the_owned_handshake_decides_as_the_borrowed_one_does() {
-        let request = Arc::new(parts("chat.v2, chat.v1"));
-        let mut handshake = OwnedHandshake::new(request.clone(), None);
-        assert!(handshake.is_for(&request));
-        assert!(!handshake.is_for(&Arc::new(parts("chat.v2"))));
-        let offered: Vec<_> = handshake.offered_protocols().collect();
-        assert_eq!(offered, ["chat.v2", "chat.v1"]);
-        assert!(handshake.set_protocol("chat.v3").is_err());
-        assert!(handshake.set_protocol("chat.v1").is_ok());
-        assert_eq!(handshake.protocol(), Some("chat.v1"));
-        handshake
-            .headers_mut()
-            .insert("x-user", HeaderValue::from_static("alice"));
-        assert!(!handshake.is_extended_connect());
-        let refusal = handshake.reject(StatusCode::FORBIDDEN, "no");
-        assert_eq!(
-            refusal.response().headers()["content-type"],
-            "text/plain; charset=utf-8"
-        );
-        let answer = handshake.into_answer();
-        assert_eq!(answer.protocol.unwrap(), "chat.v1");
-        assert_eq!(answer.headers["x-user"], "alice");
-        // The handshake gave its share of the request back.
-        assert_eq!(Arc::strong_count(&request), 1);
-    }
-
-    #[test]
-    fn merge_skips_the_handshake_headers_and_keeps_repeats() {
-        let mut extra = HeaderMap::new();
-        extra.append("set-cookie", HeaderValue::from_static("a=1"));
-        extra.append("set-cookie", HeaderValue::from_static("b=2"));
-        extra.append("sec-websocket-accept", HeaderValue::from_static("forged"));
-        extra.append("x-server", HeaderValue::from_static("demo"));
-        let mut headers = HeaderMap::new();
-        headers.insert("sec-websocket-accept", HeaderValue::from_static("real"));
-        merge_headers(&mut headers, extra);
-        let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
-        assert_eq!(cookies, ["a=1", "b=2"]);
-        assert_eq!(headers["sec-websocket-accept"], "real");
-        assert_eq!(headers["x-server"], "demo");
-    }
-
-    #[test]
-    fn hook_rejections_below_300_become_500() {
-        let request = parts("x");
-        let handshake = Handshake::new(&request, None);
-        let ok = handshake.reject(StatusCode::OK, "fine?");
-        assert_eq!(
-            check_hook_rejection(ok, "on_handshake").response().status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-        let denied = handshake
-            .reject(StatusCode::UNAUTHORIZED, "log in first")
-            .header("www-authenticate", "Bearer")
-            .header("bad name", "x");
-        let denied = check_hook_rejection(denied, "on_handshake").into_response();
-        assert_eq!(denied.headers()["www-authenticate"], "Bearer");
-        assert_eq!(denied.headers().len(), 2, "{:?}", denied.headers());
-        assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(denied.body(), "log in first");
-    }
-
-    #[test]
-    fn failed_upgrade_names_the_fix_and_keeps_the_source() {
-        let request = parts("x");
-        let failure = FailedUpgrade::after_response(request.clone(), "manual upgrade");
-        assert!(failure.is_after_response());
-        assert!(failure.to_string().contains("with_upgrades"), "{failure}");
-        assert!(failure.source().is_some());
-        let failure = FailedUpgrade::unavailable(request);
-        assert!(!failure.is_after_response());
-        assert!(
-            failure
-                .to_string()
-                .contains("serve_connection_with_upgrades")
-        );
-        assert_eq!(failure.request().uri.path(), "/ws");
+// By hand: a derived `Debug` would print every header value of the request, `Cookie` and
+// `Authorization` included (hyper does not mark incoming headers sensitive), into whatever
+// log a hook writes. Header names only, as `Conn`'s `Debug` does.
+impl fmt::Debug for Handshake<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handshake")
+            .field("request", &RequestSummary(self.request))
+            .field("answer", &self.answer)
+            .finish()
     }
 }
+
+impl fmt::Debug for OwnedHandshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedHandshake")
+            .field("request", &RequestSummary(&self.request))
+            .field("answer", &self.answer)
+            .finish()
+    }
+}
+
+impl fmt::Debug for FailedUpgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FailedUpgrade")
+            .field("request", &RequestSummary(&self.request))
+            .field("after_response", &self.after_response)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answer")
+            .field("protocol", &self.protocol)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
+/// A request for `Debug`: method, path, version and header names, no values.
+struct RequestSummary<'a>(&'a Parts);
+
+impl fmt::Debug for RequestSummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parts")
+            .field("method", &self.0.method)
+            .field("path", &self.0.uri.path())
+            .field("version", &self.0.version)
+            .field("headers", &HeaderNames(&self.0.headers))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The names of `headers`, without their values.
+struct HeaderNames<'a>(&'a HeaderMap);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

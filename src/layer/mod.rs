@@ -104,9 +104,9 @@ impl<H> WebSocketUpgradeLayer<H> {
         self
     }
 
-    /// The subprotocols the server speaks, most preferred first. The first one the client
-    /// offers in `Sec-WebSocket-Protocol` is chosen and readable from
-    /// [`Conn::protocol`]; if the client offers none of them, the handshake succeeds without a
+    /// The subprotocols the server speaks, most preferred first. The first of them (in this,
+    /// the server's, order) that the client offers in `Sec-WebSocket-Protocol` is chosen and
+    /// readable from [`Conn::protocol`]; if the client offers none of them, the handshake succeeds without a
     /// subprotocol (the accept hook may still choose another offered one, see
     /// [`Handshake::set_protocol`]). Names that are not valid header values are ignored.
     ///
@@ -277,9 +277,10 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// (default 10 s, as the server's header read timeout): past it, the client is answered
     /// `503` ([`Rejection::HandshakeTimeout`]) and the hook's future is dropped. It bounds how
     /// long a slow token service or database holds a handshake's connection and its place
-    /// under the cap. With `Duration::ZERO`, the hook must decide when first polled.
+    /// under the cap. `Duration::ZERO` turns the limit off (as a zero timeout does in
+    /// [`Config`]; not advisable).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.policy).handshake_timeout = timeout;
+        Arc::make_mut(&mut self.policy).handshake_timeout = unbounded_if_zero(timeout);
         self
     }
 
@@ -331,8 +332,10 @@ impl<H> WebSocketUpgradeLayer<H> {
     /// socket count of the whole server is [`server::Serve::max_connections`](crate::server::Serve::max_connections)'s
     /// business.
     ///
-    /// The count is read before the `101`, so under a burst a few handshakes may pass the
-    /// check at once; the cap is never exceeded by more than the handshakes in flight.
+    /// The place is taken when the handshake passes the layer's checks, before the accept hook
+    /// runs, and the count is exact: handshakes waiting for an
+    /// [`on_handshake_async`](Self::on_handshake_async) hook (and those it will refuse)
+    /// count while they wait.
     pub fn max_connections(mut self, max: usize) -> Self {
         Arc::make_mut(&mut self.policy).limit = Some(ConnectionLimit::new(max));
         self
@@ -340,9 +343,10 @@ impl<H> WebSocketUpgradeLayer<H> {
 
     /// How long to wait, after answering `101` (or `200`), for the HTTP server to hand the
     /// connection over (default 10 s). Past it, or when a graceful shutdown starts meanwhile,
-    /// the connection is dropped without running the handler.
+    /// the connection is dropped without running the handler. `Duration::ZERO` turns the
+    /// limit off (a shutdown still ends the wait).
     pub fn upgrade_timeout(mut self, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.policy).upgrade_timeout = timeout;
+        Arc::make_mut(&mut self.policy).upgrade_timeout = unbounded_if_zero(timeout);
         self
     }
 
@@ -369,6 +373,15 @@ impl<S, H: Handler> Layer<S> for WebSocketUpgradeLayer<H> {
             self.config.clone(),
             self.policy.clone(),
         )
+    }
+}
+
+/// A zero timeout turns the limit off (tokio's timeout treats `Duration::MAX` as never).
+fn unbounded_if_zero(timeout: Duration) -> Duration {
+    if timeout.is_zero() {
+        Duration::MAX
+    } else {
+        timeout
     }
 }
 

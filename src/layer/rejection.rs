@@ -29,6 +29,10 @@ pub enum Rejection {
     /// The layer's [`max_connections`](crate::WebSocketUpgradeLayer::max_connections) are
     /// live: `503` with `Retry-After: 1`.
     TooManyConnections,
+    /// An HTTP/2 WebSocket handshake (RFC 8441 extended CONNECT) reached a layer built without
+    /// the `http2` feature (the server's HTTP/2 came from another crate's features): `501`,
+    /// naming the feature.
+    ExtendedConnectUnavailable,
     /// The [`on_handshake_async`](crate::WebSocketUpgradeLayer::on_handshake_async) hook did
     /// not decide within the
     /// [`handshake_timeout`](crate::WebSocketUpgradeLayer::handshake_timeout) (its future was
@@ -45,6 +49,7 @@ impl Rejection {
             Self::ShuttingDown | Self::TooManyConnections | Self::HandshakeTimeout => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::ExtendedConnectUnavailable => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -59,6 +64,10 @@ impl Rejection {
             }
             Self::ShuttingDown => "server shutting down: no new WebSocket connections",
             Self::TooManyConnections => "too many WebSocket connections: try again later",
+            Self::ExtendedConnectUnavailable => {
+                "WebSockets over HTTP/2 (RFC 8441) are not compiled in: enable the `http2` \
+                 feature of tower-websocket"
+            }
             Self::HandshakeTimeout => {
                 "WebSocket handshake timed out: the server did not decide in time whether to \
                  accept it; try again later"
@@ -72,6 +81,11 @@ impl Rejection {
             Self::Handshake(rejection) => Some(*rejection),
             _ => None,
         }
+    }
+
+    /// The full response, for an HTTP/1.1 request; see [`response_for`](Self::response_for).
+    pub fn response(&self) -> Response<Bytes> {
+        self.response_for(Version::HTTP_11)
     }
 
     /// The full response for a request of this HTTP `version`: status, the headers the RFCs

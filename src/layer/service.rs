@@ -150,7 +150,15 @@ impl<S, H> WebSocketUpgrade<S, H> {
     /// filter. A CONNECT is someone else's tunnel unless it is an RFC 8441 WebSocket.
     fn is_handshake(&self, parts: &Parts) -> bool {
         let attempt = if parts.method == Method::CONNECT {
-            handshake::is_extended_connect(parts, extended_protocol(parts))
+            #[cfg(feature = "http2")]
+            let attempt = handshake::is_extended_connect(parts, extended_protocol(parts));
+            // Without hyper's `:protocol`, a WebSocket CONNECT tells itself by its version
+            // header (RFC 8441 §5); a proxy tunnel has none and goes to the inner service.
+            #[cfg(not(feature = "http2"))]
+            let attempt = parts
+                .headers
+                .contains_key(http::header::SEC_WEBSOCKET_VERSION);
+            attempt
         } else {
             handshake::is_upgrade_attempt(parts)
         };
@@ -161,6 +169,11 @@ impl<S, H> WebSocketUpgrade<S, H> {
     /// handle, in that order; takes the shutdown handle and the upgrade handle out of the
     /// request (the connection keeps the request for its whole life).
     fn check(&self, parts: &mut Parts) -> Result<Checked, Rejection> {
+        #[cfg(not(feature = "http2"))]
+        if parts.method == Method::CONNECT {
+            warn_once_without_http2();
+            return Err(Rejection::ExtendedConnectUnavailable);
+        }
         let validated = if parts.method == Method::CONNECT {
             handshake::validate_connect(parts, extended_protocol(parts), &self.policy.protocols)
         } else {
@@ -296,16 +309,28 @@ impl<S: fmt::Debug, H> fmt::Debug for WebSocketUpgrade<S, H> {
 }
 
 /// The `:protocol` of an HTTP/2 extended CONNECT, as hyper passes it on.
-/// Without the `http2` feature there is none: a CONNECT goes to the inner service.
+#[cfg(feature = "http2")]
 fn extended_protocol(parts: &Parts) -> Option<&str> {
-    #[cfg(feature = "http2")]
-    return parts
+    parts
         .extensions
         .get::<hyper::ext::Protocol>()
-        .map(hyper::ext::Protocol::as_str);
-    #[cfg(not(feature = "http2"))]
-    {
-        let _ = parts;
-        None
-    }
+        .map(hyper::ext::Protocol::as_str)
+}
+
+/// Without the `http2` feature hyper's `:protocol` cannot be read: a WebSocket CONNECT is
+/// refused with 501, and the operator is told once.
+#[cfg(not(feature = "http2"))]
+fn extended_protocol(_parts: &Parts) -> Option<&str> {
+    None
+}
+
+#[cfg(not(feature = "http2"))]
+fn warn_once_without_http2() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "a WebSocket handshake over HTTP/2 arrived, but tower-websocket was built without \
+             its `http2` feature; answering 501 (enable the feature to accept them)"
+        );
+    });
 }
