@@ -25,6 +25,22 @@ check() {
   fi
 }
 
+# check_groups DIR DESCRIPTION REGEX: no `use crate::{..};` group under DIR, joined onto one
+# line however many lines it spans, names a path matching REGEX.
+check_groups() {
+  local dir="$1" what="$2" regex="$3" hits
+  hits=$(find "$dir" -name '*.rs' -print0 | xargs -0 perl -0777 -ne '
+    while (/(^[ \t]*(?:pub(?:\([^)]*\))?[ \t]+)?use[ \t]+crate::\{[^;]*\};)/mg) {
+      (my $group = $1) =~ s/\s+/ /g;
+      print "$ARGV: $group\n";
+    }' | grep -E "$regex" || true)
+  if [ -n "$hits" ]; then
+    echo "floors: $dir names $what:"
+    echo "$hits"
+    failed=1
+  fi
+}
+
 io_http='\b(tokio|hyper|hyper_util|tower|tower_layer|tower_service|http|http_body|mio|std::net)::'
 check src/proto "an IO, runtime or HTTP crate" "$io_http"
 check src/proto "a floor above it" '\bcrate::(handshake|conn|layer|server)\b|\bcrate::\{'
@@ -32,6 +48,12 @@ check src/handshake "an IO, runtime or server crate" '\b(tokio|hyper|hyper_util|
 check src/handshake "a floor above it" '\bcrate::(conn|layer|server)\b|\bcrate::\{[^}]*\b(conn|layer|server)\b'
 check src/conn "hyper or tower" '\b(hyper|hyper_util|tower|tower_layer|tower_service)::'
 check src/conn "the layer or the server" '\bcrate::(layer|server)\b|\bcrate::\{[^}]*\b(layer|server)\b'
+check_groups src/proto "a floor above it" '[{ ,](handshake|conn|layer|server)(::|[ ,}])'
+check_groups src/handshake "a floor above it" '[{ ,](conn|layer|server)(::|[ ,}])'
+check_groups src/conn "the layer or the server" '[{ ,](layer|server)(::|[ ,}])'
+for dir in src/proto src/handshake src/conn src/layer src/server; do
+  check_groups "$dir" "the crate root's re-exports (import through module paths)" '[{ ,][A-Z]'
+done
 for dir in src/proto src/handshake src/conn src/layer src/server; do
   check "$dir" "the crate root's re-exports (import through module paths)" '\bcrate::[A-Z]|\bcrate::\{[^}]*\b[A-Z]'
 done

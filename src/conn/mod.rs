@@ -171,9 +171,13 @@ where
 
     /// Tracks the connection in `shutdown`: it counts as live until dropped, and closes with
     /// 1001 when the shutdown is triggered. The layer does this for every connection when
-    /// given [`graceful_shutdown`](crate::WebSocketUpgradeLayer::graceful_shutdown).
+    /// given [`graceful_shutdown`](crate::WebSocketUpgradeLayer::graceful_shutdown). On a
+    /// connection the layer made, `shutdown` replaces the layer's handle, and the connection
+    /// keeps its place under the layer's
+    /// [`max_connections`](crate::WebSocketUpgradeLayer::max_connections).
     pub fn with_shutdown(mut self, shutdown: &GracefulShutdown) -> Self {
-        self.state.shutdown = Some(shutdown.register());
+        let slot = self.state.shutdown.take().and_then(Registration::into_slot);
+        self.state.shutdown = Some(shutdown.register().with_slot(slot));
         self
     }
 

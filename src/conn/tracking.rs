@@ -156,6 +156,11 @@ impl Registration {
         self
     }
 
+    /// The place under a connection cap, without the shutdown entry (which is dropped).
+    pub(crate) fn into_slot(self) -> Option<Slot> {
+        self.slot
+    }
+
     pub(crate) fn is_triggered(&self) -> bool {
         (self.shutdown.as_ref()).is_some_and(|entry| entry.inner.triggered.load(Ordering::SeqCst))
     }
@@ -245,5 +250,39 @@ impl ConnectionLimit {
         Some(Slot {
             live: self.live.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::{Config, Conn};
+    use crate::proto::Role;
+
+    #[test]
+    fn a_new_shutdown_handle_keeps_the_connections_place_under_the_cap() {
+        let limit = ConnectionLimit::new(1);
+        let layer_shutdown = GracefulShutdown::new();
+        let registration = layer_shutdown.register().with_slot(limit.try_acquire());
+        assert!(limit.try_acquire().is_none(), "the one place is taken");
+        let (io, _peer) = tokio::io::duplex(64);
+        let conn =
+            Conn::from_raw(io, Role::Server, &Config::default()).with_registration(registration);
+
+        let own = GracefulShutdown::new();
+        let conn = conn.with_shutdown(&own);
+        assert_eq!(own.live_connections(), 1);
+        assert_eq!(
+            layer_shutdown.live_connections(),
+            0,
+            "the layer's handle is replaced"
+        );
+        assert!(limit.try_acquire().is_none(), "still counted under the cap");
+        drop(conn);
+        assert_eq!(own.live_connections(), 0);
+        assert!(
+            limit.try_acquire().is_some(),
+            "the place is free once the Conn is gone"
+        );
     }
 }
