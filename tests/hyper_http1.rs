@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_websocket::{Conn, FailedUpgrade, WebSocketUpgradeLayer};
 
-use support::{KEY, errors, expect_eof, http_exchange, inner, raw_handshake, within, ws_url};
+use support::{KEY, expect_eof, http_exchange, inner, logs, raw_handshake, within, ws_url};
 
 #[tokio::test]
 async fn http1_with_upgrades_echoes() {
@@ -115,7 +115,7 @@ async fn spawn_without_upgrades<H: tower_websocket::Handler>(
 
 #[tokio::test]
 async fn forgotten_upgrades_are_reported_not_hung() {
-    errors::capture();
+    logs::capture();
     for server in [Server::Http1, Server::Auto] {
         let runs = Arc::new(AtomicUsize::new(0));
         let (layer, mut failures) = reporting_layer(runs.clone());
@@ -136,12 +136,12 @@ async fn forgotten_upgrades_are_reported_not_hung() {
         assert!(std::error::Error::source(&failure).is_some());
         assert_eq!(runs.load(Ordering::SeqCst), 0, "{server:?}: handler ran");
 
-        let logged = errors::lines().iter().any(|line| {
+        let logged = logs::errors().iter().any(|line| {
             line.contains("WebSocket upgrade failed")
                 && line.contains("serve_connection_with_upgrades")
         });
         assert!(logged, "{server:?}: not in the error log");
-        errors::lines().clear();
+        logs::lines().clear();
     }
 }
 

@@ -84,10 +84,6 @@ async fn a_handshake_timeout_is_logged_at_debug_and_never_at_error() {
     let line = logs::wait_for("WebSocket handshake timed out").await;
     assert!(line.starts_with("DEBUG "), "{line}");
     assert!(line.contains("path=\"/slow\""), "{line}");
-    let errors: Vec<_> = logs::lines()
-        .iter()
-        .filter(|line| line.starts_with("ERROR"))
-        .cloned()
-        .collect();
+    let errors = logs::errors();
     assert!(errors.is_empty(), "{errors:?}");
 }

@@ -107,14 +107,14 @@ async fn a_graceful_shutdown_ends_the_wait_for_the_upgrade() {
 
 #[tokio::test]
 async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
-    errors::capture();
+    logs::capture();
     let (tx, mut failures) = mpsc::unbounded_channel();
     let layer = WebSocketUpgradeLayer::new(echo).on_failed_upgrade(move |failure| {
         let _ = tx.send(failure.is_after_response());
     });
     let release = Arc::new(Notify::new());
     let (addr, mut statuses) = spawn_holding(layer, release.clone()).await;
-    let before = errors::lines().len();
+    let before = logs::errors().len();
     let client = send_handshake(addr, &mut statuses).await;
     // The client resets the connection; only then does hyper get the 101 to write.
     client.set_zero_linger().unwrap();
@@ -127,7 +127,7 @@ async fn a_peer_that_leaves_before_the_101_is_not_an_error_log_line() {
         Some(true),
         "reported as a failure after the response"
     );
-    let lines = errors::lines();
+    let lines = logs::errors();
     assert_eq!(
         lines.len(),
         before,

@@ -45,6 +45,16 @@ pub fn lines() -> MutexGuard<'static, Vec<String>> {
     LINES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The error-level lines captured so far: for tests that check what is, and what is not,
+/// logged at error level.
+pub fn errors() -> Vec<String> {
+    lines()
+        .iter()
+        .filter(|line| line.starts_with("ERROR "))
+        .cloned()
+        .collect()
+}
+
 /// Waits (at most [`super::TIMEOUT`]) for a line that contains `needle`, and returns it.
 pub async fn wait_for(needle: &str) -> String {
     super::within(needle, async {

@@ -8,7 +8,6 @@
 // Each test crate compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
-pub mod errors;
 pub mod h2;
 pub mod logs;
 
