@@ -50,47 +50,49 @@ pub(super) async fn serve_connection<S, B>(
         seen: seen.clone(),
     });
     let io = TokioIo::new(stream);
+    let builder = builder(&settings);
     #[cfg(feature = "http2")]
-    {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            // RFC 8441: WebSockets over HTTP/2 streams.
-            .enable_connect_protocol()
-            .keep_alive_interval(settings.http2_keep_alive_interval);
-        let connection = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
-        drive(
-            connection,
-            |c| c.graceful_shutdown(),
-            &settings,
-            &seen,
-            stop,
-            peer,
-        )
-        .await;
-    }
+    let connection = builder.serve_connection_with_upgrades(io, service);
     #[cfg(not(feature = "http2"))]
-    {
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
-        let connection = std::pin::pin!(builder.serve_connection(io, service).with_upgrades());
-        drive(
-            connection,
-            |c| c.graceful_shutdown(),
-            &settings,
-            &seen,
-            stop,
-            peer,
-        )
-        .await;
-    }
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    let connection = std::pin::pin!(connection);
+    drive(
+        connection,
+        |connection| connection.graceful_shutdown(),
+        &settings,
+        &seen,
+        stop,
+        peer,
+    )
+    .await;
+}
+
+/// hyper-util's auto builder with serve's settings: HTTP/1.1 with a header read timeout,
+/// HTTP/2 with extended CONNECT and keepalive pings.
+#[cfg(feature = "http2")]
+fn builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // RFC 8441: WebSockets over HTTP/2 streams.
+        .enable_connect_protocol()
+        .keep_alive_interval(settings.http2_keep_alive_interval);
+    builder
+}
+
+/// Without the `http2` feature, hyper's HTTP/1.1 builder with serve's header read timeout.
+#[cfg(not(feature = "http2"))]
+fn builder(settings: &Settings) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    builder
 }
 
 /// Runs `connection` to its end, or until the first request misses its deadline; starts its
