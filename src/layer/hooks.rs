@@ -13,7 +13,7 @@ use http::{Extensions, Method, Response, StatusCode};
 
 use super::policy::SyncAcceptHook;
 use super::rejection::Rejection;
-use crate::handshake::{self, Accept};
+use crate::handshake;
 
 /// A handshake that passed the RFC checks and the origin policy, as the
 /// [`on_handshake`](crate::WebSocketUpgradeLayer::on_handshake) hook sees it: the request, the
@@ -318,20 +318,18 @@ impl From<Response<Bytes>> for Refusal {
     }
 }
 
-/// Runs the accept hook on a checked handshake: `Ok` with its answer (its choice of
-/// subprotocol also in `accept`), or `Err` with the refusal.
+/// Runs the accept hook on a checked handshake whose subprotocol so far is `protocol`: `Ok`
+/// with its answer, or `Err` with the refusal.
 pub(super) fn run_accept_hook(
     hook: &SyncAcceptHook,
     request: &Parts,
-    accept: &mut Accept,
+    protocol: Option<&HeaderValue>,
 ) -> Result<Answer, Refusal> {
-    let mut pending = Handshake::new(request, accept.protocol().cloned());
+    let mut pending = Handshake::new(request, protocol.cloned());
     if let Err(refusal) = hook(&mut pending) {
         return Err(refused(refusal, request, "on_handshake"));
     }
-    let answer = pending.into_answer();
-    accept.set_protocol(answer.protocol.clone());
-    Ok(answer)
+    Ok(pending.into_answer())
 }
 
 /// An accept hook's refusal, checked (see [`check_hook_rejection`]) and logged at debug.

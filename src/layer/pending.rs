@@ -30,7 +30,7 @@ const HOOK: &str = "on_handshake_async";
 /// timeout's `503`.
 pub(super) async fn decide<H: Handler>(
     decided: AsyncAcceptFuture,
-    mut checked: Checked,
+    checked: Checked,
     request: Arc<Parts>,
     handler: H,
     config: Arc<Config>,
@@ -68,14 +68,13 @@ pub(super) async fn decide<H: Handler>(
         return response;
     }
     let answer = handshake.into_answer();
-    checked.accept.set_protocol(answer.protocol.clone());
     // The handshake was the only other owner of the request: no copy.
     let parts = Arc::unwrap_or_clone(request);
     accept(
         checked,
         registration,
         parts,
-        answer,
+        Some(answer),
         handler,
         &config,
         &policy,

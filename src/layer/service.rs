@@ -89,15 +89,15 @@ where
             return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         }
         drop(body);
-        let mut checked = match self.check(&mut parts) {
+        let checked = match self.check(&mut parts) {
             Ok(checked) => checked,
             Err(rejection) => return ResponseFuture::ready(self.refuse(rejection, parts)),
         };
         let answer = match &self.policy.accept {
-            None => Answer::default(),
+            None => None,
             Some(AcceptHook::Sync(hook)) => {
-                match run_accept_hook(hook, &parts, &mut checked.accept) {
-                    Ok(answer) => answer,
+                match run_accept_hook(hook, &parts, checked.accept.protocol()) {
+                    Ok(answer) => Some(answer),
                     Err(refusal) => {
                         return ResponseFuture::ready(refusal.into_response().map(Some));
                     }
@@ -253,26 +253,32 @@ impl<S, H: Handler> WebSocketUpgrade<S, H> {
 }
 
 /// Accepts a checked handshake, tracked by `registration`: the accepting response (with the
-/// accept hook's headers and the negotiated compression), and the task that takes the
-/// connection over once it is written and runs `handler` on it.
+/// accept hook's `answer`, if there is a hook, and the negotiated compression), and the task
+/// that takes the connection over once it is written and runs `handler` on it.
 pub(super) fn accept<H: Handler>(
     checked: Checked,
     registration: Registration,
     mut parts: Parts,
-    answer: Answer,
+    answer: Option<Answer>,
     handler: H,
     config: &Arc<Config>,
     policy: &Arc<Policy>,
 ) -> Response<Option<Bytes>> {
     let Checked {
-        accept,
+        mut accept,
         on_upgrade,
         slot,
         shutdown: _,
     } = checked;
+    let extra_headers = answer.map(|answer| {
+        accept.set_protocol(answer.protocol);
+        parts.extensions.extend(answer.extensions);
+        answer.headers
+    });
     let mut response = accept.response();
-    merge_headers(response.headers_mut(), answer.headers);
-    parts.extensions.extend(answer.extensions);
+    if let Some(extra_headers) = extra_headers {
+        merge_headers(response.headers_mut(), extra_headers);
+    }
     let deflate = (policy.deflate.as_ref())
         .and_then(|deflate| extensions::negotiate_deflate(&parts.headers, deflate));
     if let Some((_, value)) = &deflate {
