@@ -347,6 +347,8 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#[cfg(feature = "client")]
+pub mod client;
 pub mod conn;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

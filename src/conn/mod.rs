@@ -144,6 +144,7 @@ where
             request: http::Request::new(()).into_parts().0,
             protocol: None,
             peer_addr: None,
+            response: None,
         };
         Self {
             state: Box::new(state),
@@ -186,6 +187,12 @@ where
         self
     }
 
+    /// Attaches the server's answer to the handshake (a client's connection).
+    pub fn with_response(mut self, response: http::response::Parts) -> Self {
+        self.state.response = Some(Box::new(response));
+        self
+    }
+
     /// Records the negotiated subprotocol.
     pub fn with_protocol(mut self, protocol: Option<HeaderValue>) -> Self {
         self.state.protocol = protocol;
@@ -210,6 +217,13 @@ where
     /// middleware inserted). Empty for connections built without one.
     pub fn request(&self) -> &Parts {
         &self.state.request
+    }
+
+    /// The server's answer to the handshake, on a client's connection: status (`101`, or
+    /// `200` over HTTP/2), headers (`Set-Cookie`, the server's `Sec-WebSocket-*`). `None` on
+    /// the server side.
+    pub fn response(&self) -> Option<&http::response::Parts> {
+        self.state.response.as_deref()
     }
 
     /// The subprotocol chosen in the handshake.

@@ -63,6 +63,8 @@ pub(super) struct State<T> {
     pub(super) request: Parts,
     pub(super) protocol: Option<HeaderValue>,
     pub(super) peer_addr: Option<SocketAddr>,
+    /// A client's: the server's answer to the handshake (boxed: servers have none).
+    pub(super) response: Option<Box<http::response::Parts>>,
 }
 
 /// What a waiting read was woken for.

@@ -10,6 +10,7 @@
 //! may connect.
 
 mod accept_key;
+pub mod client;
 mod connect;
 pub mod extensions;
 mod headers;

@@ -1,0 +1,123 @@
+//! RFC 8441 on the client: a WebSocket as one stream of an HTTP/2 connection, opened with an
+//! extended CONNECT (`:protocol websocket`) once the server's SETTINGS have enabled it.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use http_body_util::Empty;
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper::ext::Protocol;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use super::dial::bounded;
+use super::handshake::{self, Prepared};
+use super::target::Target;
+use super::{Builder, Error};
+use crate::conn::{BoxedIo, Conn};
+
+/// The HTTP/2 connection's preface exchange over `io`, then the wait for the server's
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), within the connect timeout: a server
+/// that speaks HTTP/2 but does not enable it gives [`Error::ExtendedConnectUnavailable`].
+/// The connection then runs in a task of its own, as hyper's HTTP/2 client needs.
+pub(crate) async fn open(
+    builder: &Builder,
+    io: BoxedIo,
+) -> Result<SendRequest<Empty<Bytes>>, Error> {
+    let setup = async {
+        let (send, mut connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
+            .await
+            .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+        // Drive the connection until its SETTINGS have arrived and enabled extended CONNECT.
+        let enabled = poll_fn(|cx| {
+            if connection.is_extended_connect_protocol_enabled() {
+                return Poll::Ready(Ok(()));
+            }
+            match Pin::new(&mut connection).poll(cx) {
+                Poll::Pending if connection.is_extended_connect_protocol_enabled() => {
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Http(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the HTTP/2 connection ended before the handshake",
+                )))),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Http(std::io::Error::other(e)))),
+            }
+        });
+        enabled.await?;
+        tokio::spawn(connection);
+        Ok(send)
+    };
+    bounded(
+        builder.connect_timeout,
+        Error::ExtendedConnectUnavailable,
+        setup,
+    )
+    .await
+}
+
+/// Opens the WebSocket stream: the extended CONNECT, a 2xx answer judged as strictly as a
+/// `101` (subprotocol and extensions as offered), and the `Conn` over the stream.
+pub(crate) async fn handshake(
+    builder: &Builder,
+    target: &Target,
+    headers: &HeaderMap,
+    mut send: SendRequest<Empty<Bytes>>,
+) -> Result<Conn, Error> {
+    let Prepared { request, offer } =
+        handshake::prepare(builder, target, headers, http::Version::HTTP_2)?;
+    let (mut parts, ()) = request.into_parts();
+    parts.extensions.insert(Protocol::from_static("websocket"));
+    let hyper_request = http::Request::from_parts(parts.clone(), Empty::<Bytes>::new());
+    send.ready()
+        .await
+        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+    let mut response = send
+        .send_request(hyper_request)
+        .await
+        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+    if !response.status().is_success() {
+        let (head, body) = response.into_parts();
+        let body = read_body(body).await;
+        return Err(Error::Refused(Box::new(http::Response::from_parts(
+            head, body,
+        ))));
+    }
+    let head = {
+        let mut head = http::Response::new(());
+        *head.status_mut() = response.status();
+        *head.version_mut() = http::Version::HTTP_2;
+        *head.headers_mut() = response.headers().clone();
+        head
+    };
+    let agreed = handshake::judge(&head, &offer)?;
+    let upgraded = hyper::upgrade::on(&mut response)
+        .await
+        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+    parts.extensions.remove::<Protocol>();
+    let request = http::Request::from_parts(parts, ());
+    let io = BoxedIo::new(TokioIo::new(upgraded));
+    Ok(handshake::conn(
+        builder,
+        io,
+        request,
+        head,
+        agreed,
+        BytesMut::new(),
+    ))
+}
+
+/// What there is of a refusal's body, at most 64 KiB, waiting at most 2 s for it.
+async fn read_body(body: hyper::body::Incoming) -> Bytes {
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, super::http1::MAX_BODY);
+    match tokio::time::timeout(std::time::Duration::from_secs(2), limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        _ => Bytes::new(),
+    }
+}
