@@ -4,7 +4,7 @@
 #   proto/      sans-IO core     no IO, runtime or HTTP crate; none of the floors above
 #   handshake/  pure functions   http only; not conn, layer or server
 #   conn/       IO over streams  tokio, http; not hyper or tower, not layer or server
-#   layer/, server/              the only places that name hyper
+#   layer/, server/, client/     the only places that name hyper
 #
 # and internal code imports through module paths (`crate::proto::Message`), never through the
 # crate root's re-exports (`crate::Message`), so a move shows in the imports. Comment lines
@@ -43,22 +43,26 @@ check_groups() {
 
 io_http='\b(tokio|hyper|hyper_util|tower|tower_layer|tower_service|http|http_body|mio|std::net)::'
 check src/proto "an IO, runtime or HTTP crate" "$io_http"
-check src/proto "a floor above it" '\bcrate::(handshake|conn|layer|server)\b|\bcrate::\{'
+check src/proto "a floor above it" '\bcrate::(handshake|conn|layer|server|client)\b|\bcrate::\{'
 check src/handshake "an IO, runtime or server crate" '\b(tokio|hyper|hyper_util|tower|tower_layer|tower_service)::'
-check src/handshake "a floor above it" '\bcrate::(conn|layer|server)\b|\bcrate::\{[^}]*\b(conn|layer|server)\b'
+check src/handshake "a floor above it" '\bcrate::(conn|layer|server|client)\b|\bcrate::\{[^}]*\b(conn|layer|server|client)\b'
 check src/conn "hyper or tower" '\b(hyper|hyper_util|tower|tower_layer|tower_service)::'
-check src/conn "the layer or the server" '\bcrate::(layer|server)\b|\bcrate::\{[^}]*\b(layer|server)\b'
-check_groups src/proto "a floor above it" '[{ ,](handshake|conn|layer|server)(::|[ ,}])'
-check_groups src/handshake "a floor above it" '[{ ,](conn|layer|server)(::|[ ,}])'
-check_groups src/conn "the layer or the server" '[{ ,](layer|server)(::|[ ,}])'
-for dir in src/proto src/handshake src/conn src/layer src/server; do
+check src/conn "the layer, the server or the client" '\bcrate::(layer|server|client)\b|\bcrate::\{[^}]*\b(layer|server|client)\b'
+check src/client "the layer or the server (client and server share only conn and below)" '\bcrate::(layer|server)\b|\bcrate::\{[^}]*\b(layer|server)\b'
+check src/layer "the client" '\bcrate::client\b|\bcrate::\{[^}]*\bclient\b'
+check src/server "the client" '\bcrate::client\b|\bcrate::\{[^}]*\bclient\b'
+check_groups src/proto "a floor above it" '[{ ,](handshake|conn|layer|server|client)(::|[ ,}])'
+check_groups src/handshake "a floor above it" '[{ ,](conn|layer|server|client)(::|[ ,}])'
+check_groups src/conn "the layer, the server or the client" '[{ ,](layer|server|client)(::|[ ,}])'
+check_groups src/client "the layer or the server" '[{ ,](layer|server)(::|[ ,}])'
+for dir in src/proto src/handshake src/conn src/layer src/server src/client; do
   check_groups "$dir" "the crate root's re-exports (import through module paths)" '[{ ,][A-Z]'
 done
-for dir in src/proto src/handshake src/conn src/layer src/server; do
+for dir in src/proto src/handshake src/conn src/layer src/server src/client; do
   check "$dir" "the crate root's re-exports (import through module paths)" '\bcrate::[A-Z]|\bcrate::\{[^}]*\b[A-Z]'
 done
 
 if [ "$failed" -ne 0 ]; then
   exit 1
 fi
-echo "floors: proto -> handshake -> conn -> layer/server hold"
+echo "floors: proto -> handshake -> conn -> layer/server/client hold"

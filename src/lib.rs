@@ -318,6 +318,31 @@
 //!   address); close codes, protocol errors, timeouts and shutdowns are `debug` events.
 //!   Message contents are never logged.
 //!
+//! # The client
+//!
+//! [`client::connect`] opens a WebSocket to a `ws://` or `wss://` URL and gives the same
+//! [`Conn`] a handler gets, with the same limits, keepalive, close handshake and compression;
+//! [`client::Builder`] sets headers, subprotocols, permessage-deflate, timeouts, TLS, a proxy,
+//! redirects and HTTP/2 (RFC 8441). The server's answer is checked strictly, and a refusal
+//! keeps its status, headers and body in the [`client::Error`].
+//!
+//! ```no_run
+//! # #[cfg(feature = "client")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_websocket::{Message, client};
+//!
+//! let mut conn = client::Builder::new("wss://example.com/chat")
+//!     .header("authorization", "Bearer secret")
+//!     .protocols(["chat.v1"])
+//!     .connect()
+//!     .await?;
+//! conn.send(Message::text("hello")).await?;
+//! while let Some(message) = conn.recv().await {
+//!     println!("{:?}", message?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Cargo features
 //!
 //! | feature | default | what it adds |
@@ -325,6 +350,8 @@
 //! | `server` | on | [`server::serve`], the accept loop with safe defaults |
 //! | `http2` | on | WebSockets over HTTP/2 (RFC 8441), and HTTP/2 in `server::serve`; without it neither hyper's HTTP/2 nor `h2` is compiled, a `CONNECT` goes to the inner service, and `serve` speaks HTTP/1.1 (keep it if you serve with hyper-util's auto builder, which compiles HTTP/2 anyway: only with it is the auto builder's TCP stream recovered, for the direct path and [`Conn::peer_addr`]) |
 //! | `deflate` | on | permessage-deflate (RFC 7692) on the zlib-rs backend: [`WebSocketUpgradeLayer::deflate`], `Conn::with_deflate`; without it `flate2` is not compiled and compression is never negotiated (the pure negotiation in [`handshake::extensions`] stays) |
+//! | `client` | on | [`client::connect`], [`client::Builder`]: `ws://`, proxies, redirects, `connect_on` over any stream; with `http2`, RFC 8441 on the client too |
+//! | `rustls` | on | `wss://` in the client: rustls (ring) with the webpki-roots trust anchors; implies `client` |
 //! | `json` | off | `Conn::send_json` / `Conn::recv_json` (serde, serde_json) |
 //!
 //! `default-features = false, features = ["server"]` builds an HTTP/1.1-only server with
@@ -344,6 +371,8 @@
 //! - [`conn`]: [`Conn`], the IO layer over any `AsyncRead + AsyncWrite`.
 //! - [`WebSocketUpgradeLayer`], [`WebSocketUpgrade`], [`ResponseFuture`], [`UpgradeBody`]: the
 //!   tower layer, service, future and body.
+//! - `client`: the client (dialing, TLS, proxies, redirects, RFC 8441) over the same `Conn`;
+//!   the check of the server's answer is pure, in [`handshake::client`].
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]

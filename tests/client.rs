@@ -4,7 +4,7 @@
 mod support;
 
 use tower_websocket::client::{self, Builder};
-use tower_websocket::{CloseCode, Conn, DeflateConfig, Message, WebSocketUpgradeLayer};
+use tower_websocket::{CloseCode, Conn, Message, WebSocketUpgradeLayer};
 
 use support::{echo, spawn_server, within};
 
@@ -101,8 +101,10 @@ async fn the_server_picks_one_of_the_offered_subprotocols() {
     assert_eq!(conn.protocol(), None);
 }
 
+#[cfg(feature = "deflate")]
 #[tokio::test]
 async fn deflate_is_negotiated_and_messages_survive_it() {
+    use tower_websocket::DeflateConfig;
     let layer = WebSocketUpgradeLayer::new(echo).deflate(DeflateConfig::default());
     let addr = spawn_server(layer).await;
     let config = DeflateConfig::new().threshold(0).client_max_window_bits(12);
