@@ -104,9 +104,9 @@ impl fmt::Display for Error {
             Self::Refused(response) => {
                 write!(f, "the server refused the WebSocket: {}", response.status())
             }
-            Self::BadAnswer { error, response } => write!(
+            Self::BadAnswer { response, .. } => write!(
                 f,
-                "invalid handshake answer ({}): {error}",
+                "the server's handshake answer ({}) breaks RFC 6455",
                 response.status()
             ),
             Self::TooManyRedirects => f.write_str("too many redirects"),
