@@ -1,9 +1,8 @@
 //! RFC 8441 on the client: a WebSocket as one stream of an HTTP/2 connection, opened with an
 //! extended CONNECT (`:protocol websocket`) once the server's SETTINGS have enabled it.
 
-use std::future::poll_fn;
-use std::pin::Pin;
-use std::task::Poll;
+use std::io;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
@@ -32,24 +31,7 @@ pub(crate) async fn open(
             .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| Error::Http(std::io::Error::other(e)))?;
-        // Drive the connection until its SETTINGS have arrived and enabled extended CONNECT.
-        let enabled = poll_fn(|cx| {
-            if connection.is_extended_connect_protocol_enabled() {
-                return Poll::Ready(Ok(()));
-            }
-            match Pin::new(&mut connection).poll(cx) {
-                Poll::Pending if connection.is_extended_connect_protocol_enabled() => {
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Http(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the HTTP/2 connection ended before the handshake",
-                )))),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Http(std::io::Error::other(e)))),
-            }
-        });
-        enabled.await?;
+        extended_connect(&mut connection).await?;
         tokio::spawn(connection);
         Ok(send)
     };
@@ -59,6 +41,40 @@ pub(crate) async fn open(
         setup,
     )
     .await
+}
+
+/// The longest pause between two looks at the server's settings.
+const MAX_SETTINGS_PAUSE: Duration = Duration::from_millis(10);
+
+/// Waits until the server's SETTINGS have enabled extended CONNECT, driving `connection`
+/// meanwhile so that its end (a GOAWAY, the server closing) is seen at once.
+///
+/// Nothing in hyper wakes a task when SETTINGS arrive: the HTTP/2 connection itself runs in
+/// a task hyper spawned at the handshake, and `Connection` (the request dispatcher) is only
+/// woken by requests and by that task's end. So the flag is looked at again after a pause,
+/// 1 ms at first (the SETTINGS are the server's first frame, a round trip away), doubling up
+/// to [`MAX_SETTINGS_PAUSE`]. The caller's bound ends the wait for a server that never
+/// enables it.
+async fn extended_connect<T>(
+    connection: &mut http2::Connection<T, Empty<Bytes>, TokioExecutor>,
+) -> Result<(), Error>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut pause = Duration::from_millis(1);
+    while !connection.is_extended_connect_protocol_enabled() {
+        match tokio::time::timeout(pause, &mut *connection).await {
+            Err(_) => pause = (pause * 2).min(MAX_SETTINGS_PAUSE),
+            Ok(Ok(())) => {
+                return Err(Error::Http(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the HTTP/2 connection ended before the handshake",
+                )));
+            }
+            Ok(Err(e)) => return Err(Error::Http(io::Error::other(e))),
+        }
+    }
+    Ok(())
 }
 
 /// Opens the WebSocket stream: the extended CONNECT, a 2xx answer judged as strictly as a
