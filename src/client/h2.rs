@@ -4,6 +4,8 @@
 use std::io;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body_util::Empty;
@@ -11,19 +13,19 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper::ext::Protocol;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-use super::dial::bounded;
 use super::handshake::{self, Prepared};
 use super::target::Target;
 use super::{Builder, Error};
 use crate::conn::{BoxedIo, Conn};
 
 /// The HTTP/2 connection's preface exchange over `io`, then the wait for the server's
-/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), within the connect timeout: a server
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), by `deadline` (the end of the
+/// connect timeout, which the TCP connect and TLS used part of; `None`: no bound): a server
 /// that speaks HTTP/2 but does not enable it gives [`Error::ExtendedConnectUnavailable`].
 /// The connection then runs in a task of its own, as hyper's HTTP/2 client needs.
 pub(crate) async fn open(
-    builder: &Builder,
     io: BoxedIo,
+    deadline: Option<Instant>,
 ) -> Result<SendRequest<Empty<Bytes>>, Error> {
     let setup = async {
         let (send, mut connection) = http2::Builder::new(TokioExecutor::new())
@@ -35,12 +37,12 @@ pub(crate) async fn open(
         tokio::spawn(connection);
         Ok(send)
     };
-    bounded(
-        builder.connect_timeout,
-        Error::ExtendedConnectUnavailable,
-        setup,
-    )
-    .await
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, setup)
+            .await
+            .unwrap_or(Err(Error::ExtendedConnectUnavailable)),
+        None => setup.await,
+    }
 }
 
 /// The longest pause between two looks at the server's settings.

@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nd"), None);
         assert_eq!(partial_dechunk(b"3\r\nabc\r\n2\r\nd"), b"abcd");
         // Sizes that would overflow are not trusted, nor do they panic.
-        for huge in [&b"ffffffffffffffff\r\nabc\r\n"[..], b"fffffffffffffffe\r\nab"] {
+        for huge in [
+            &b"ffffffffffffffff\r\nabc\r\n"[..],
+            b"fffffffffffffffe\r\nab",
+        ] {
             assert_eq!(dechunk(huge), None);
             // What arrived of the chunk is kept, as of any chunk cut short.
             assert_eq!(partial_dechunk(huge), &huge[18..]);
