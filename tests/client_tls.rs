@@ -397,6 +397,7 @@ async fn http2_over_tls_runs_the_websocket_on_one_stream() {
     closes(&mut conn).await;
 
     let hellos = server.hellos();
+    assert_eq!(hellos.len(), 1, "one connection: {hellos:?}");
     assert_eq!(hellos[0].sni.as_deref(), Some("localhost"));
     assert_eq!(hellos[0].offered, [b"h2".to_vec(), b"http/1.1".to_vec()]);
     assert_eq!(hellos[0].chosen.as_deref(), Some(&b"h2"[..]));
