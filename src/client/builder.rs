@@ -158,7 +158,8 @@ impl Builder {
     }
 
     /// How long DNS, the TCP connect, a proxy's tunnel and the TLS handshake may take in all
-    /// (default 10 s). Zero turns the bound off.
+    /// (default 10 s), and with [`http2`](Self::http2) the wait for the server's HTTP/2
+    /// SETTINGS too: what is left of it when TLS is done. Zero turns the bound off.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::builder::ProxyChoice;
 use super::proxy::Proxy;
@@ -65,15 +66,24 @@ async fn connect_once(
     target: &Target,
     headers: &HeaderMap,
 ) -> Result<Conn, Error> {
-    let transport = bounded(
-        builder.connect_timeout,
-        Error::ConnectTimeout,
-        open(builder, target),
-    )
-    .await?;
+    // One deadline for all of the connect phase: the wait for HTTP/2 SETTINGS gets what the
+    // TCP connect and TLS left of it, not a second connect timeout. A timeout too large for
+    // an `Instant` is no bound.
+    let deadline = if builder.connect_timeout.is_zero() {
+        None
+    } else {
+        Instant::now().checked_add(builder.connect_timeout)
+    };
+    let open = open(builder, target);
+    let transport = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, open)
+            .await
+            .unwrap_or(Err(Error::ConnectTimeout))?,
+        None => open.await?,
+    };
     let peer_addr = transport.peer_addr;
     let conn = if transport.h2 {
-        h2(builder, target, headers, transport.io).await?
+        h2(builder, target, headers, transport.io, deadline).await?
     } else {
         let handshake = handshake::http1(builder, target, headers, transport.io);
         bounded(
@@ -86,16 +96,17 @@ async fn connect_once(
     Ok(conn.with_peer_addr(peer_addr))
 }
 
-/// The HTTP/2 connection (under the connect timeout), then the extended CONNECT (under the
-/// handshake timeout).
+/// The HTTP/2 connection (by the connect phase's `deadline`), then the extended CONNECT
+/// (under the handshake timeout).
 #[cfg(feature = "http2")]
 async fn h2(
     builder: &Builder,
     target: &Target,
     headers: &HeaderMap,
     io: BoxedIo,
+    deadline: Option<Instant>,
 ) -> Result<Conn, Error> {
-    let send = super::h2::open(builder, io).await?;
+    let send = super::h2::open(io, deadline).await?;
     let handshake = super::h2::handshake(builder, target, headers, send);
     bounded(
         builder.handshake_timeout,
@@ -106,7 +117,13 @@ async fn h2(
 }
 
 #[cfg(not(feature = "http2"))]
-async fn h2(_: &Builder, _: &Target, _: &HeaderMap, _: BoxedIo) -> Result<Conn, Error> {
+async fn h2(
+    _: &Builder,
+    _: &Target,
+    _: &HeaderMap,
+    _: BoxedIo,
+    _: Option<Instant>,
+) -> Result<Conn, Error> {
     Err(Error::ExtendedConnectUnavailable)
 }
 

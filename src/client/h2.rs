@@ -1,9 +1,10 @@
 //! RFC 8441 on the client: a WebSocket as one stream of an HTTP/2 connection, opened with an
 //! extended CONNECT (`:protocol websocket`) once the server's SETTINGS have enabled it.
 
-use std::future::poll_fn;
-use std::pin::Pin;
-use std::task::Poll;
+use std::io;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
@@ -12,19 +13,19 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper::ext::Protocol;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-use super::dial::bounded;
 use super::handshake::{self, Prepared};
 use super::target::Target;
 use super::{Builder, Error};
 use crate::conn::{BoxedIo, Conn};
 
 /// The HTTP/2 connection's preface exchange over `io`, then the wait for the server's
-/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), within the connect timeout: a server
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), by `deadline` (the end of the
+/// connect timeout, which the TCP connect and TLS used part of; `None`: no bound): a server
 /// that speaks HTTP/2 but does not enable it gives [`Error::ExtendedConnectUnavailable`].
 /// The connection then runs in a task of its own, as hyper's HTTP/2 client needs.
 pub(crate) async fn open(
-    builder: &Builder,
     io: BoxedIo,
+    deadline: Option<Instant>,
 ) -> Result<SendRequest<Empty<Bytes>>, Error> {
     let setup = async {
         let (send, mut connection) = http2::Builder::new(TokioExecutor::new())
@@ -32,33 +33,50 @@ pub(crate) async fn open(
             .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
             .await
             .map_err(|e| Error::Http(std::io::Error::other(e)))?;
-        // Drive the connection until its SETTINGS have arrived and enabled extended CONNECT.
-        let enabled = poll_fn(|cx| {
-            if connection.is_extended_connect_protocol_enabled() {
-                return Poll::Ready(Ok(()));
-            }
-            match Pin::new(&mut connection).poll(cx) {
-                Poll::Pending if connection.is_extended_connect_protocol_enabled() => {
-                    Poll::Ready(Ok(()))
-                }
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Http(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the HTTP/2 connection ended before the handshake",
-                )))),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Http(std::io::Error::other(e)))),
-            }
-        });
-        enabled.await?;
+        extended_connect(&mut connection).await?;
         tokio::spawn(connection);
         Ok(send)
     };
-    bounded(
-        builder.connect_timeout,
-        Error::ExtendedConnectUnavailable,
-        setup,
-    )
-    .await
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, setup)
+            .await
+            .unwrap_or(Err(Error::ExtendedConnectUnavailable)),
+        None => setup.await,
+    }
+}
+
+/// The longest pause between two looks at the server's settings.
+const MAX_SETTINGS_PAUSE: Duration = Duration::from_millis(10);
+
+/// Waits until the server's SETTINGS have enabled extended CONNECT, driving `connection`
+/// meanwhile so that its end (a GOAWAY, the server closing) is seen at once.
+///
+/// Nothing in hyper wakes a task when SETTINGS arrive: the HTTP/2 connection itself runs in
+/// a task hyper spawned at the handshake, and `Connection` (the request dispatcher) is only
+/// woken by requests and by that task's end. So the flag is looked at again after a pause,
+/// 1 ms at first (the SETTINGS are the server's first frame, a round trip away), doubling up
+/// to [`MAX_SETTINGS_PAUSE`]. The caller's bound ends the wait for a server that never
+/// enables it.
+async fn extended_connect<T>(
+    connection: &mut http2::Connection<T, Empty<Bytes>, TokioExecutor>,
+) -> Result<(), Error>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut pause = Duration::from_millis(1);
+    while !connection.is_extended_connect_protocol_enabled() {
+        match tokio::time::timeout(pause, &mut *connection).await {
+            Err(_) => pause = (pause * 2).min(MAX_SETTINGS_PAUSE),
+            Ok(Ok(())) => {
+                return Err(Error::Http(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the HTTP/2 connection ended before the handshake",
+                )));
+            }
+            Ok(Err(e)) => return Err(Error::Http(io::Error::other(e))),
+        }
+    }
+    Ok(())
 }
 
 /// Opens the WebSocket stream: the extended CONNECT, a 2xx answer judged as strictly as a

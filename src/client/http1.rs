@@ -160,7 +160,9 @@ fn dechunk(mut buf: &[u8]) -> Option<Vec<u8>> {
         if size == 0 {
             return Some(body);
         }
-        if buf.len() < size + 2 || body.len() + size > MAX_BODY {
+        // A size near `usize::MAX` must not overflow: the body is the server's.
+        let chunk_end = size.checked_add(2)?;
+        if buf.len() < chunk_end || body.len().saturating_add(size) > MAX_BODY {
             return None;
         }
         body.extend_from_slice(&buf[..size]);
@@ -184,10 +186,10 @@ fn partial_dechunk(mut buf: &[u8]) -> Vec<u8> {
             .min(rest.len())
             .min(MAX_BODY - body.len().min(MAX_BODY));
         body.extend_from_slice(&rest[..take]);
-        if size == 0 || rest.len() < size + 2 {
-            break;
+        match size.checked_add(2) {
+            Some(chunk_end) if size != 0 && rest.len() >= chunk_end => buf = &rest[chunk_end..],
+            _ => break,
         }
-        buf = &rest[size + 2..];
     }
     body
 }
@@ -233,6 +235,15 @@ mod tests {
         );
         assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nd"), None);
         assert_eq!(partial_dechunk(b"3\r\nabc\r\n2\r\nd"), b"abcd");
+        // Sizes that would overflow are not trusted, nor do they panic.
+        for huge in [
+            &b"ffffffffffffffff\r\nabc\r\n"[..],
+            b"fffffffffffffffe\r\nab",
+        ] {
+            assert_eq!(dechunk(huge), None);
+            // What arrived of the chunk is kept, as of any chunk cut short.
+            assert_eq!(partial_dechunk(huge), &huge[18..]);
+        }
     }
 
     #[tokio::test]
