@@ -85,13 +85,8 @@ async fn connect_once(
     let conn = if transport.h2 {
         h2(builder, target, headers, transport.io, deadline).await?
     } else {
-        let handshake = handshake::http1(builder, target, headers, transport.io);
-        bounded(
-            builder.handshake_timeout,
-            Error::HandshakeTimeout,
-            handshake,
-        )
-        .await?
+        // Under the handshake timeout, which it applies itself.
+        handshake::http1(builder, target, headers, transport.io).await?
     };
     Ok(conn.with_peer_addr(peer_addr))
 }

@@ -5,6 +5,7 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, Version};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
 use super::target::Target;
 use super::{Builder, Error, http1};
@@ -91,8 +92,8 @@ fn h2_uri(_: &Target) -> Result<http::Uri, Error> {
     Err(Error::ExtendedConnectUnavailable)
 }
 
-/// The HTTP/1.1 handshake over `io`: a `Conn` on success; a refusal with its answer and what
-/// there was of its body.
+/// The HTTP/1.1 handshake over `io`, under the builder's handshake timeout: a `Conn` on
+/// success; a refusal with its answer and what there was of its body.
 pub(crate) async fn http1<T>(
     builder: &Builder,
     target: &Target,
@@ -103,10 +104,23 @@ where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let Prepared { request, offer } = prepare(builder, target, user_headers, Version::HTTP_11)?;
-    http1::write_request(&mut io, &request).await?;
-    let (response, rest) = http1::read_head(&mut io).await?;
+    // The handshake timeout bounds the request and the answer's head. A refusal's body is
+    // then waited for until the same deadline at most, and its end only cuts the body short:
+    // a head that arrived in time is reported as the refusal it is, not as a timeout.
+    let timeout = builder.handshake_timeout;
+    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+    let exchange = async {
+        http1::write_request(&mut io, &request).await?;
+        http1::read_head(&mut io).await
+    };
+    let (response, rest) = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, exchange)
+            .await
+            .unwrap_or(Err(Error::HandshakeTimeout))?,
+        None => exchange.await?,
+    };
     if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        let body = http1::read_body(&mut io, response.headers(), rest).await;
+        let body = http1::read_body(&mut io, response.headers(), rest, deadline).await;
         let (parts, ()) = response.into_parts();
         return Err(Error::Refused(Box::new(Response::from_parts(parts, body))));
     }

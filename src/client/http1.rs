@@ -8,6 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::Error;
 
@@ -107,8 +108,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Response<()>, usize)>, Error> {
 }
 
 /// Reads what there is of a refusal's body: `Content-Length` bytes, a chunked body decoded,
-/// or everything until the server closes; at most [`MAX_BODY`], for at most [`BODY_WAIT`].
-pub(crate) async fn read_body<T>(io: &mut T, head: &HeaderMap, mut buf: BytesMut) -> Bytes
+/// or everything until the server closes; at most [`MAX_BODY`], for at most [`BODY_WAIT`] and
+/// never past `deadline` (the handshake's).
+pub(crate) async fn read_body<T>(
+    io: &mut T,
+    head: &HeaderMap,
+    mut buf: BytesMut,
+    deadline: Option<Instant>,
+) -> Bytes
 where
     T: AsyncRead + Unpin,
 {
@@ -138,7 +145,9 @@ where
             }
         }
     };
-    let _ = tokio::time::timeout(BODY_WAIT, read).await;
+    let wait_until = Instant::now() + BODY_WAIT;
+    let wait_until = deadline.map_or(wait_until, |deadline| deadline.min(wait_until));
+    let _ = tokio::time::timeout_at(wait_until, read).await;
     let mut body = if chunked {
         dechunk(&buf).unwrap_or_else(|| partial_dechunk(&buf))
     } else {
@@ -251,10 +260,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
         let mut io: &[u8] = b"lo, and more";
-        let body = read_body(&mut io, &headers, BytesMut::from(&b"hel"[..])).await;
+        let body = read_body(&mut io, &headers, BytesMut::from(&b"hel"[..]), None).await;
         assert_eq!(body, "hello");
         let big = vec![b'x'; 200_000];
-        let body = read_body(&mut &big[..], &HeaderMap::new(), BytesMut::new()).await;
+        let body = read_body(&mut &big[..], &HeaderMap::new(), BytesMut::new(), None).await;
         assert_eq!(body.len(), MAX_BODY);
     }
 }

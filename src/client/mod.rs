@@ -73,7 +73,6 @@ impl Builder {
     {
         let target = target::Target::parse(&self.url)?;
         let headers = self.checked_headers()?;
-        let handshake = handshake::http1(self, &target, &headers, io);
-        dial::bounded(self.handshake_timeout, Error::HandshakeTimeout, handshake).await
+        handshake::http1(self, &target, &headers, io).await
     }
 }
