@@ -8,7 +8,7 @@
 # Checks, for every server variant: the client with and without --deflate echoes a set of lines
 # (empty, non-ASCII, ~100 KiB) back in order and exits 0; the server logged permessage-deflate
 # exactly when both ends enabled it, the subprotocol (--protocol) and the header (-H). Per
-# server: a server that closes first ends the client with 0; a 403 makes it exit non-zero with
+# server: a server that closes first ends the client (0 after 1000, 1 after 4000); a 403 makes it exit non-zero with
 # 403 on stderr. Once: wss:// without --ca fails with a TLS reason; --timeout 1 against a TCP
 # listener that never answers fails within 3 s with a timeout reason.
 #
@@ -169,21 +169,26 @@ fail_case() {
   result "$name" "$why"
 }
 
-# close_first NAME URL CLIENT_ARGS...: the server sends `bye` and closes; stdin stays open.
+# close_first NAME URL PATH EXPECT_RC EXPECT_STDOUT EXPECT_STDERR CLIENT_ARGS...: the server
+# closes first (stdin stays open): the exit status, stdout and a pattern in stderr ("": empty).
 close_first() {
-  local name=$1 url=$2 rc=0 why=""
-  shift 2
+  local name=$1 url=$2 path=$3 want_rc=$4 want_out=$5 want_err=$6 rc=0 why=""
+  shift 6
   # Stdin: a FIFO this shell holds open for writing, so it never ends while the client runs.
   rm -f "$DIR/stdin.fifo"
   mkfifo "$DIR/stdin.fifo"
   exec 3<> "$DIR/stdin.fifo"
-  timeout 10 "$CLIENT" "$@" "$url/close-first" < "$DIR/stdin.fifo" > "$DIR/$name.out" \
+  timeout 10 "$CLIENT" "$@" "$url$path" < "$DIR/stdin.fifo" > "$DIR/$name.out" \
     2> "$DIR/$name.err" || rc=$?
   exec 3>&-
-  if [ $rc -ne 0 ]; then
-    why="exit status $rc"
-  elif [ "$(cat "$DIR/$name.out")" != bye ]; then
-    why="printed $(head -c 200 "$DIR/$name.out" | tr '\n' '|'), not bye"
+  if [ $rc -ne "$want_rc" ]; then
+    why="exit status $rc, not $want_rc"
+  elif [ "$(cat "$DIR/$name.out")" != "$want_out" ]; then
+    why="printed $(head -c 200 "$DIR/$name.out" | tr '\n' '|'), not $(echo "$want_out" | tr '\n' '|')"
+  elif [ -z "$want_err" ] && [ -s "$DIR/$name.err" ]; then
+    why="stderr is not empty"
+  elif [ -n "$want_err" ] && ! grep -qE "$want_err" "$DIR/$name.err"; then
+    why="stderr does not match /$want_err/"
   fi
   result "$name" "$why"
 }
@@ -212,7 +217,8 @@ for server in py node; do
       echo_case "$id-client-deflate" "$url" "$log" "$([ "$sdeflate" = on ] && echo yes || echo no)" \
         "${ca[@]}" --deflate
       if [ "$sdeflate" = off ]; then
-        close_first "$id-server-closes-first" "$url" "${ca[@]}"
+        close_first "$id-server-closes-first" "$url" /close-first 0 $'bye\nbinary 3 bytes' '' "${ca[@]}"
+        close_first "$id-server-closes-4000" "$url" /close-4000 1 '' '4000' "${ca[@]}"
         fail_case "$id-403" '403' 5 "${ca[@]}" "$url/forbidden"
       fi
       if [ "$server-$scheme-$sdeflate" = py-wss-off ]; then

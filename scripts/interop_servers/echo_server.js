@@ -6,7 +6,8 @@
 // Binds 127.0.0.1 on a free port and prints `listening 127.0.0.1:PORT`. For each connection it
 // prints `conn path=P ext=E proto=S xtest=X` (negotiated extensions, subprotocol, the X-Test
 // header; `-` when absent), then echoes every message. `/forbidden` answers 403;
-// `/close-first` sends `bye` and closes with 1000 at once.
+// `/close-first` sends `bye` and 3 binary bytes and closes with 1000 at once; `/close-4000`
+// closes with 4000 at once.
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -42,7 +43,12 @@ wss.on('connection', (ws, req) => {
   console.log(`conn path=${req.url} ext=${ws.extensions || '-'} proto=${ws.protocol || '-'} xtest=${xtest}`);
   if (req.url === '/close-first') {
     ws.send('bye');
+    ws.send(Buffer.from([0, 1, 2]));
     ws.close(1000, 'done');
+    return;
+  }
+  if (req.url === '/close-4000') {
+    ws.close(4000, 'test failure code');
     return;
   }
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

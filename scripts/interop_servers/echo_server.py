@@ -7,7 +7,8 @@
 Binds 127.0.0.1 on a free port and prints `listening 127.0.0.1:PORT`. For each connection it
 prints one line, `conn path=P ext=E proto=S xtest=X` (the negotiated Sec-WebSocket-Extensions,
 the subprotocol, the X-Test request header; `-` when absent), then echoes every message.
-`/forbidden` answers 403; `/close-first` sends `bye` and closes with 1000 at once.
+`/forbidden` answers 403; `/close-first` sends `bye` and 3 binary bytes and closes with 1000 at once;
+`/close-4000` closes with 4000 at once.
 `--silent`: a TCP listener that never accepts, never answers (for the client's timeout).
 """
 
@@ -28,7 +29,11 @@ async def handler(ws):
     print(f"conn path={path} ext={ext} proto={ws.subprotocol or '-'} xtest={xtest}", flush=True)
     if path == "/close-first":
         await ws.send("bye")
+        await ws.send(b"\x00\x01\x02")
         await ws.close(1000, "done")
+        return
+    if path == "/close-4000":
+        await ws.close(4000, "test failure code")
         return
     async for message in ws:
         await ws.send(message)
