@@ -1,9 +1,6 @@
 //! From a URL to a connected, handshaken [`Conn`]: TCP (through a proxy, if one is set), TLS,
 //! the handshake over HTTP/1.1 or HTTP/2, redirects, each phase under its timeout.
 
-use std::future::Future;
-use std::time::Duration;
-
 use http::header::{self, HeaderMap};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -123,10 +120,11 @@ async fn h2(
 }
 
 /// `future` within `timeout` (zero: no bound), else `error`.
+#[cfg(feature = "http2")]
 pub(crate) async fn bounded<T>(
-    timeout: Duration,
+    timeout: std::time::Duration,
     error: Error,
-    future: impl Future<Output = Result<T, Error>>,
+    future: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     if timeout.is_zero() {
         return future.await;
