@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::builder::ProxyChoice;
 use super::proxy::Proxy;
 use super::target::Target;
-use super::{Builder, Error, handshake};
+use super::{Builder, Error, deadline, handshake};
 use crate::conn::{BoxedIo, Conn};
 
 /// A connected transport, before the WebSocket handshake.
@@ -64,32 +64,21 @@ async fn connect_once(
     headers: &HeaderMap,
 ) -> Result<Conn, Error> {
     // One deadline for all of the connect phase: the wait for HTTP/2 SETTINGS gets what the
-    // TCP connect and TLS left of it, not a second connect timeout. A timeout too large for
-    // an `Instant` is no bound.
-    let deadline = if builder.connect_timeout.is_zero() {
-        None
-    } else {
-        Instant::now().checked_add(builder.connect_timeout)
-    };
-    let open = open(builder, target);
-    let transport = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, open)
-            .await
-            .unwrap_or(Err(Error::ConnectTimeout))?,
-        None => open.await?,
-    };
+    // TCP connect and TLS left of it, not a second connect timeout.
+    let deadline = deadline::after(builder.connect_timeout);
+    let transport = deadline::by(deadline, Error::ConnectTimeout, open(builder, target)).await?;
     let peer_addr = transport.peer_addr;
     let conn = if transport.h2 {
         h2(builder, target, headers, transport.io, deadline).await?
     } else {
-        // Under the handshake timeout, which it applies itself.
         handshake::http1(builder, target, headers, transport.io).await?
     };
     Ok(conn.with_peer_addr(peer_addr))
 }
 
-/// The HTTP/2 connection (by the connect phase's `deadline`), then the extended CONNECT
-/// (under the handshake timeout).
+/// The HTTP/2 connection (by the connect phase's `deadline`), then the extended CONNECT.
+/// Each handshake applies the handshake timeout itself, so that a refusal whose head came
+/// in time is reported as one, whatever its body does.
 #[cfg(feature = "http2")]
 async fn h2(
     builder: &Builder,
@@ -99,13 +88,7 @@ async fn h2(
     deadline: Option<Instant>,
 ) -> Result<Conn, Error> {
     let send = super::h2::open(io, deadline).await?;
-    let handshake = super::h2::handshake(builder, target, headers, send);
-    bounded(
-        builder.handshake_timeout,
-        Error::HandshakeTimeout,
-        handshake,
-    )
-    .await
+    super::h2::handshake(builder, target, headers, send).await
 }
 
 #[cfg(not(feature = "http2"))]
@@ -117,21 +100,6 @@ async fn h2(
     _: Option<Instant>,
 ) -> Result<Conn, Error> {
     Err(Error::ExtendedConnectUnavailable)
-}
-
-/// `future` within `timeout` (zero: no bound), else `error`.
-#[cfg(feature = "http2")]
-pub(crate) async fn bounded<T>(
-    timeout: std::time::Duration,
-    error: Error,
-    future: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    if timeout.is_zero() {
-        return future.await;
-    }
-    tokio::time::timeout(timeout, future)
-        .await
-        .unwrap_or(Err(error))
 }
 
 /// TCP to the target or its proxy, the tunnel, then TLS for `wss://`.

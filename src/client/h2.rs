@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use super::handshake::{self, Prepared};
 use super::target::Target;
-use super::{Builder, Error};
+use super::{Builder, Error, deadline};
 use crate::conn::{BoxedIo, Conn};
 
 /// The HTTP/2 connection's preface exchange over `io`, then the wait for the server's
@@ -32,17 +32,12 @@ pub(crate) async fn open(
             .timer(TokioTimer::new())
             .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
             .await
-            .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+            .map_err(hyper_error)?;
         extended_connect(&mut connection).await?;
         tokio::spawn(connection);
         Ok(send)
     };
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, setup)
-            .await
-            .unwrap_or(Err(Error::ExtendedConnectUnavailable)),
-        None => setup.await,
-    }
+    deadline::by(deadline, Error::ExtendedConnectUnavailable, setup).await
 }
 
 /// The longest pause between two looks at the server's settings.
@@ -73,14 +68,16 @@ where
                     "the HTTP/2 connection ended before the handshake",
                 )));
             }
-            Ok(Err(e)) => return Err(Error::Http(io::Error::other(e))),
+            Ok(Err(e)) => return Err(hyper_error(e)),
         }
     }
     Ok(())
 }
 
 /// Opens the WebSocket stream: the extended CONNECT, a 2xx answer judged as strictly as a
-/// `101` (subprotocol and extensions as offered), and the `Conn` over the stream.
+/// `101` (subprotocol and extensions as offered), and the `Conn` over the stream. As over
+/// HTTP/1.1, the handshake timeout bounds the exchange up to the answer's head; a refusal's
+/// body is then read until that deadline at most, and only cut short by it.
 pub(crate) async fn handshake(
     builder: &Builder,
     target: &Target,
@@ -92,16 +89,15 @@ pub(crate) async fn handshake(
     let (mut parts, ()) = request.into_parts();
     parts.extensions.insert(Protocol::from_static("websocket"));
     let hyper_request = http::Request::from_parts(parts.clone(), Empty::<Bytes>::new());
-    send.ready()
-        .await
-        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
-    let mut response = send
-        .send_request(hyper_request)
-        .await
-        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+    let deadline = deadline::after(builder.handshake_timeout);
+    let exchange = async {
+        send.ready().await.map_err(hyper_error)?;
+        send.send_request(hyper_request).await.map_err(hyper_error)
+    };
+    let mut response = deadline::by(deadline, Error::HandshakeTimeout, exchange).await?;
     if !response.status().is_success() {
         let (head, body) = response.into_parts();
-        let body = read_body(body).await;
+        let body = read_body(body, deadline).await;
         return Err(Error::Refused(Box::new(http::Response::from_parts(
             head, body,
         ))));
@@ -114,9 +110,8 @@ pub(crate) async fn handshake(
         head
     };
     let agreed = handshake::judge(&head, &offer)?;
-    let upgraded = hyper::upgrade::on(&mut response)
-        .await
-        .map_err(|e| Error::Http(std::io::Error::other(e)))?;
+    let upgrade = async { hyper::upgrade::on(&mut response).await.map_err(hyper_error) };
+    let upgraded = deadline::by(deadline, Error::HandshakeTimeout, upgrade).await?;
     parts.extensions.remove::<Protocol>();
     let request = http::Request::from_parts(parts, ());
     let io = BoxedIo::new(TokioIo::new(upgraded));
@@ -130,12 +125,18 @@ pub(crate) async fn handshake(
     ))
 }
 
-/// What there is of a refusal's body, at most 64 KiB, waiting at most 2 s for it.
-async fn read_body(body: hyper::body::Incoming) -> Bytes {
+/// What there is of a refusal's body, at most 64 KiB, waiting at most 2 s for it and never
+/// past the handshake's `deadline`.
+async fn read_body(body: hyper::body::Incoming, deadline: Option<Instant>) -> Bytes {
     use http_body_util::BodyExt;
     let limited = http_body_util::Limited::new(body, super::http1::MAX_BODY);
-    match tokio::time::timeout(std::time::Duration::from_secs(2), limited.collect()).await {
+    match tokio::time::timeout_at(deadline::body_wait(deadline), limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         _ => Bytes::new(),
     }
+}
+
+/// hyper's error as the client's: the HTTP exchange failed.
+fn hyper_error(error: hyper::Error) -> Error {
+    Error::Http(io::Error::other(error))
 }

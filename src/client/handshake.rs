@@ -5,10 +5,9 @@ use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, Version};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Instant;
 
 use super::target::Target;
-use super::{Builder, Error, http1};
+use super::{Builder, Error, deadline, http1};
 use crate::conn::Conn;
 use crate::handshake::client::{Agreed, ClientOffer, check_answer, key_from_bytes};
 use crate::proto::Role;
@@ -107,18 +106,12 @@ where
     // The handshake timeout bounds the request and the answer's head. A refusal's body is
     // then waited for until the same deadline at most, and its end only cuts the body short:
     // a head that arrived in time is reported as the refusal it is, not as a timeout.
-    let timeout = builder.handshake_timeout;
-    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+    let deadline = deadline::after(builder.handshake_timeout);
     let exchange = async {
         http1::write_request(&mut io, &request).await?;
         http1::read_head(&mut io).await
     };
-    let (response, rest) = match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, exchange)
-            .await
-            .unwrap_or(Err(Error::HandshakeTimeout))?,
-        None => exchange.await?,
-    };
+    let (response, rest) = deadline::by(deadline, Error::HandshakeTimeout, exchange).await?;
     if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         let body = http1::read_body(&mut io, response.headers(), rest, deadline).await;
         let (parts, ()) = response.into_parts();

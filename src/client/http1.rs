@@ -2,7 +2,6 @@
 //! parsed (with `httparse`, hyper's own parser), every read bounded.
 
 use std::io;
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -10,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Ve
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::Error;
+use super::{Error, deadline};
 
 /// The largest answer head read (status line and headers).
 const MAX_HEAD: usize = 64 * 1024;
@@ -18,9 +17,6 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// The most of a refusal's body kept.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
-/// How long a refusal's body is waited for once its head has arrived: the status and headers
-/// are what matter, and a server that stalls its body must not hold the error back.
-const BODY_WAIT: Duration = Duration::from_secs(2);
 
 /// Writes `request` as an HTTP/1.1 request head (the request has no body).
 pub(crate) async fn write_request<T>(io: &mut T, request: &Request<()>) -> Result<(), Error>
@@ -108,8 +104,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Response<()>, usize)>, Error> {
 }
 
 /// Reads what there is of a refusal's body: `Content-Length` bytes, a chunked body decoded,
-/// or everything until the server closes; at most [`MAX_BODY`], for at most [`BODY_WAIT`] and
-/// never past `deadline` (the handshake's).
+/// or everything until the server closes; at most [`MAX_BODY`], for at most 2 s and never
+/// past `deadline` (the handshake's).
 pub(crate) async fn read_body<T>(
     io: &mut T,
     head: &HeaderMap,
@@ -145,9 +141,7 @@ where
             }
         }
     };
-    let wait_until = Instant::now() + BODY_WAIT;
-    let wait_until = deadline.map_or(wait_until, |deadline| deadline.min(wait_until));
-    let _ = tokio::time::timeout_at(wait_until, read).await;
+    let _ = tokio::time::timeout_at(deadline::body_wait(deadline), read).await;
     let mut body = if chunked {
         dechunk(&buf).unwrap_or_else(|| partial_dechunk(&buf))
     } else {

@@ -30,6 +30,7 @@
 //! seeded from the OS), as RFC 6455 §10.3 asks.
 
 mod builder;
+mod deadline;
 mod dial;
 mod error;
 #[cfg(feature = "http2")]
