@@ -102,13 +102,7 @@ pub(crate) async fn handshake(
             head, body,
         ))));
     }
-    let head = {
-        let mut head = http::Response::new(());
-        *head.status_mut() = response.status();
-        *head.version_mut() = http::Version::HTTP_2;
-        *head.headers_mut() = response.headers().clone();
-        head
-    };
+    let head = handshake::head_of(&response);
     let agreed = handshake::judge(&head, &offer)?;
     let upgrade = async { hyper::upgrade::on(&mut response).await.map_err(hyper_error) };
     let upgraded = deadline::by(deadline, Error::HandshakeTimeout, upgrade).await?;

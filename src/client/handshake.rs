@@ -133,16 +133,19 @@ pub(crate) fn judge(response: &Response<()>, offer: &ClientOffer) -> Result<Agre
         response.headers(),
         offer,
     )
-    .map_err(|error| {
-        let mut copy = Response::new(());
-        *copy.status_mut() = response.status();
-        *copy.version_mut() = response.version();
-        *copy.headers_mut() = response.headers().clone();
-        Error::BadAnswer {
-            error,
-            response: Box::new(copy),
-        }
+    .map_err(|error| Error::BadAnswer {
+        error,
+        response: Box::new(head_of(response)),
     })
+}
+
+/// A copy of `response`'s head (status, version, headers), without its body.
+pub(crate) fn head_of<B>(response: &Response<B>) -> Response<()> {
+    let mut head = Response::new(());
+    *head.status_mut() = response.status();
+    *head.version_mut() = response.version();
+    *head.headers_mut() = response.headers().clone();
+    head
 }
 
 /// The client `Conn` for an accepted handshake.
