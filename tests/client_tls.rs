@@ -1,8 +1,9 @@
 //! The client over TLS (`wss://`) and over HTTP/2 (RFC 8441, after ALPN `h2` and on h2c),
 //! against this crate's own server: certificates from rcgen, trust from the user's
 //! `ClientConfig`, what the server saw of the ClientHello (SNI, the ALPN offer), the fallback
-//! to HTTP/1.1, a server without extended CONNECT, negotiation and refusals over HTTP/2, and
-//! the HTTP/2 connection ending once the `Conn` is gone.
+//! to HTTP/1.1, a server without extended CONNECT, negotiation and refusals over HTTP/2 (also
+//! refusals whose body stalls or floods), and the HTTP/2 connection ending once the `Conn` is
+//! gone.
 
 mod support;
 
@@ -564,4 +565,75 @@ async fn a_refusal_over_http2_is_refused_with_its_status_and_body() {
     // Neither refusal keeps its connection open.
     tls.ended(1).await;
     h2c.ended(1).await;
+}
+
+/// A refusal over HTTP/2 whose body never ends, or never stops: the client still reports it,
+/// with its status, within the handshake timeout (or the 2 s it waits for a body at most), and
+/// keeps none of the body past 64 KiB.
+#[tokio::test]
+async fn a_refusal_over_http2_whose_body_stalls_or_floods_is_refused_in_bounded_time() {
+    use futures_util::stream::{self, StreamExt as _};
+    use http_body_util::{StreamBody, combinators::BoxBody};
+    use hyper::body::Frame;
+
+    type Body = BoxBody<Bytes, Infallible>;
+    let refuse = |body: fn() -> Body| {
+        service_fn(move |_request: Request<Incoming>| async move {
+            let mut response = Response::new(body());
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            Ok::<_, Infallible>(response)
+        })
+    };
+    let stalls = || -> Body {
+        let first = stream::once(async { Ok(Frame::data(Bytes::from_static(b"not y"))) });
+        BoxBody::new(StreamBody::new(first.chain(stream::pending())))
+    };
+    let floods = || -> Body {
+        let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
+        BoxBody::new(StreamBody::new(stream::repeat_with(move || {
+            Ok(Frame::data(chunk.clone()))
+        })))
+    };
+    let mut stalling = serve(refuse(stalls), Mode::Plain, "").await;
+    let mut flooding = serve(refuse(floods), Mode::Plain, "").await;
+    let cases = [
+        // The handshake timeout ends the wait for the rest of the body.
+        (
+            stalling.ws("/"),
+            Duration::from_millis(300),
+            Duration::from_millis(1500),
+        ),
+        // Without a shorter handshake timeout, the client waits 2 s for a body at most.
+        (
+            stalling.ws("/"),
+            Duration::from_secs(10),
+            Duration::from_millis(3500),
+        ),
+        // A body past 64 KiB is dropped as soon as it is past.
+        (
+            flooding.ws("/"),
+            Duration::from_secs(10),
+            Duration::from_millis(1500),
+        ),
+    ];
+    for (url, handshake_timeout, bound) in cases {
+        let builder = Builder::new(url)
+            .http2(true)
+            .handshake_timeout(handshake_timeout);
+        let started = Instant::now();
+        let error = within("connect", builder.connect()).await.unwrap_err();
+        let took = started.elapsed();
+        let client::Error::Refused(response) = &error else {
+            panic!("not refused: {error:?}");
+        };
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.version(), Version::HTTP_2);
+        // A body that did not end in time, or that was too long, is not kept.
+        assert!(response.body().is_empty(), "{:?}", response.body());
+        assert!(!error.is_timeout(), "{error:?}");
+        assert!(took < bound, "took {took:?}, bound {bound:?}");
+    }
+    // The client let go of every connection.
+    stalling.ended(2).await;
+    flooding.ended(1).await;
 }
