@@ -203,7 +203,9 @@ def run_idle(impl, addr, server, opts):
     return cmd, line
 
 
-def machine_header(opts, argv):
+def machine_header(argv, script, run_detail):
+    """The lines that say where, what and how a run was measured; `run_detail` describes the
+    repetitions and durations."""
     model = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -228,9 +230,7 @@ def machine_header(opts, argv):
         f"Machine: {os.cpu_count()} CPUs ({model}), Linux {platform.release()}; "
         f"client and server share the CPUs.",
         f"Build: {out(['rustc', '-V'])}, release profile; commit {commit}.",
-        f"Command: `{shlex.join(['python3', 'bench/compare.py'] + argv)}` "
-        f"({opts.reps} repetition(s), {opts.duration:g} s measured after {opts.warmup:g} s "
-        f"warm-up, {opts.threads} client thread(s)); "
+        f"Command: `{shlex.join(['python3', script] + argv)}` ({run_detail}); "
         f"{datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}.",
     ]
 
@@ -374,15 +374,12 @@ def main():
     server_log_path = os.path.join(OUT_DIR, f"servers-{stamp}.log")
     started = time.monotonic()
 
-    if not opts.no_build:
-        log("building (release) ...")
-        res = run(["cargo", "build", "--release", "-p", "tower-websocket-bench"], timeout=1800,
-                  cwd=ROOT)
-        if res.returncode != 0:
-            log("build failed")
-            return 2
+    if not opts.no_build and not build():
+        return 2
 
-    header = machine_header(opts, argv)
+    header = machine_header(argv, "bench/compare.py",
+                            f"{opts.reps} repetition(s), {opts.duration:g} s measured after "
+                            f"{opts.warmup:g} s warm-up, {opts.threads} client thread(s)")
     results = {}  # (cell, impl) -> [dict or None per rep]
     idle = {}  # impl -> [kib_per_conn or None per rep]
     failures = []
@@ -437,22 +434,40 @@ def main():
         report += ["Cells: " + "; ".join(f"`{k}-SIZE-CONNS`: {v}" for k, v in CELL_HELP.items())
                    + "; `idle`: idle connections held open.", ""]
         report += tables(results, idle, cells, impls, opts)
-        if failures:
-            report += ["### Failures", ""] + [f"- {f}" for f in failures] + [""]
-        text = "\n".join(report)
-        print(text)
-        with open(results_path[:-4] + ".md", "w") as md:
-            md.write(text + "\n")
-        out.write(f"# wall time {elapsed:.0f} s\n")
-    log(f"results: {results_path}")
+        finish_report(report, failures, results_path, out, elapsed)
     return 1 if failures else 0
+
+
+def build():
+    """Builds the benchmark binaries (release); False if the build failed."""
+    log("building (release) ...")
+    res = run(["cargo", "build", "--release", "-p", "tower-websocket-bench"], timeout=1800,
+              cwd=ROOT)
+    if res.returncode != 0:
+        log("build failed")
+    return res.returncode == 0
+
+
+def finish_report(report, failures, results_path, out, elapsed):
+    """Prints the report (with the failures, if any), saves it beside the raw results as .md,
+    and ends the raw results with the wall time."""
+    if failures:
+        report = report + ["### Failures", ""] + [f"- {f}" for f in failures] + [""]
+    text = "\n".join(report)
+    print(text)
+    with open(results_path[:-4] + ".md", "w") as md:
+        md.write(text + "\n")
+    out.write(f"# wall time {elapsed:.0f} s\n")
+    log(f"results: {results_path}")
 
 
 def _terminate(signum, _frame):
     raise SystemExit(128 + signum)
 
 
-if __name__ == "__main__":
+def run_main(main):
+    """Runs `main` as the script, exiting with its status; SIGTERM and SIGHUP end it too, and
+    every process it started and did not reap is killed on the way out."""
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     try:
@@ -464,3 +479,7 @@ if __name__ == "__main__":
                 proc.wait(timeout=5)
             except Exception:
                 pass
+
+
+if __name__ == "__main__":
+    run_main(main)

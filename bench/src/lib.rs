@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod clients;
 pub mod servers;
 
 /// The implementations `echo_server` can run, in the order the tables list them.
@@ -51,5 +52,51 @@ where
         // Every implementation gets the same socket options.
         let _ = stream.set_nodelay(true);
         tokio::spawn(serve(stream));
+    }
+}
+
+/// Parses a payload size: a number of bytes, or one with a `k` (KiB) or `m` (MiB) suffix.
+pub fn parse_size(arg: &str) -> Result<usize, String> {
+    let lower = arg.to_ascii_lowercase();
+    let (digits, unit) = match lower.as_bytes().last() {
+        Some(b'k') => (&lower[..lower.len() - 1], 1 << 10),
+        Some(b'm') => (&lower[..lower.len() - 1], 1 << 20),
+        _ => (lower.as_str(), 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("bad size {arg:?} (expected e.g. 16, 1k, 64k, 1m, 16m)"))
+}
+
+/// A process's user + system CPU time in clock ticks (`pid` may be `self`), from
+/// `/proc/PID/stat`; `None` where that cannot be read.
+pub fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16").unwrap(), 16);
+        assert_eq!(parse_size("1k").unwrap(), 1024);
+        assert_eq!(parse_size("64K").unwrap(), 65536);
+        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
+        assert_eq!(parse_size("16m").unwrap(), 16 << 20);
+        assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        assert!(cpu_ticks("self").is_some());
+        assert!(cpu_ticks("not-a-pid").is_none());
     }
 }

@@ -25,6 +25,7 @@ use futures_util::StreamExt as _;
 use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
+use tower_websocket_bench::{cpu_ticks, parse_size};
 
 const USAGE: &str = "\
 load: loopback-only WebSocket echo load generator
@@ -109,20 +110,6 @@ struct Options {
     server_pid: Option<u32>,
     syscall_secs: f64,
     timeout: Option<f64>,
-}
-
-fn parse_size(arg: &str) -> Result<usize, String> {
-    let lower = arg.to_ascii_lowercase();
-    let (digits, unit) = match lower.as_bytes().last() {
-        Some(b'k') => (&lower[..lower.len() - 1], 1 << 10),
-        Some(b'm') => (&lower[..lower.len() - 1], 1 << 20),
-        _ => (lower.as_str(), 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(|| format!("bad size {arg:?} (expected e.g. 16, 1k, 64k, 1m, 16m)"))
 }
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -1030,15 +1017,6 @@ fn connect_cycles(shared: &Shared, cycles: u64) -> Stats {
 
 // ------------------------------------------------------------------------ /proc reads ---
 
-/// A process's user + system CPU time in clock ticks.
-fn cpu_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 /// Counts every syscall the threads of `pid` enter during the next `secs` seconds, with
 /// `perf stat` on the `raw_syscalls:sys_enter` tracepoint (counted in the kernel, no per-call
 /// record). `/proc/PID/io`'s `syscr`/`syscw` would miss `send`/`recv`, which is how std and mio
@@ -1288,16 +1266,6 @@ mod tests {
             opcode: 0x2,
             seed: 1,
         }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("16").unwrap(), 16);
-        assert_eq!(parse_size("1k").unwrap(), 1024);
-        assert_eq!(parse_size("64K").unwrap(), 65536);
-        assert_eq!(parse_size("1m").unwrap(), 1 << 20);
-        assert_eq!(parse_size("16m").unwrap(), 16 << 20);
-        assert!(parse_size("x").is_err());
     }
 
     #[test]
