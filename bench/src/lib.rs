@@ -55,6 +55,14 @@ where
     }
 }
 
+/// Parses the value of a numeric command-line flag; the error names the flag and the value.
+pub fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{flag} {value:?}: {e}"))
+}
+
 /// Parses a payload size: a number of bytes, or one with a `k` (KiB) or `m` (MiB) suffix.
 pub fn parse_size(arg: &str) -> Result<usize, String> {
     let lower = arg.to_ascii_lowercase();
@@ -92,6 +100,13 @@ mod tests {
         assert_eq!(parse_size("1m").unwrap(), 1 << 20);
         assert_eq!(parse_size("16m").unwrap(), 16 << 20);
         assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn numbers_name_their_flag() {
+        assert_eq!(parse_number::<usize>("-c", "100"), Ok(100));
+        let error = parse_number::<usize>("-c", "lots").unwrap_err();
+        assert!(error.starts_with("-c \"lots\": "), "{error}");
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //!
 //! Prints one `RESULT key=value ...` line on stdout. Run `client_load --help` for the options.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tower_websocket_bench::{clients, cpu_ticks, loopback_addr, parse_size};
+use tower_websocket_bench::{clients, cpu_ticks, loopback_addr, parse_number, parse_size};
 
 const USAGE: &str = "\
 client_load: a WebSocket echo load generator on one client library (loopback only)
@@ -40,7 +41,7 @@ const CLK_TCK: f64 = 100.0;
 
 struct Options {
     implementation: String,
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
     conns: usize,
     window: usize,
     size: usize,
@@ -54,7 +55,7 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
     let mut addr = None;
     let mut o = Options {
         implementation: String::new(),
-        addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         conns: 1,
         window: 1,
         size: 16,
@@ -70,12 +71,12 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
                 std::process::exit(0);
             }
             "--addr" => addr = Some(loopback_addr(&value()?)?),
-            "-c" => o.conns = number(&flag, &value()?)?,
-            "-w" => o.window = number(&flag, &value()?)?,
+            "-c" => o.conns = parse_number(&flag, &value()?)?,
+            "-w" => o.window = parse_number(&flag, &value()?)?,
             "-s" => o.size = parse_size(&value()?)?,
             "-d" => o.duration = seconds(&flag, &value()?)?,
             "--warmup" => o.warmup = seconds(&flag, &value()?)?,
-            "--server-pid" => o.server_pid = Some(number(&flag, &value()?)?),
+            "--server-pid" => o.server_pid = Some(parse_number(&flag, &value()?)?),
             name if !name.starts_with('-') && implementation.is_none() => {
                 implementation = Some(name.to_owned());
             }
@@ -97,14 +98,8 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
     Ok(o)
 }
 
-fn number<N: std::str::FromStr>(flag: &str, value: &str) -> Result<N, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag}: {value:?} is not a number"))
-}
-
 fn seconds(flag: &str, value: &str) -> Result<f64, String> {
-    let secs: f64 = number(flag, value)?;
+    let secs: f64 = parse_number(flag, value)?;
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{flag}: {value:?} is not a duration in seconds"));
     }

@@ -25,7 +25,7 @@ use futures_util::StreamExt as _;
 use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
-use tower_websocket_bench::{cpu_ticks, parse_size};
+use tower_websocket_bench::{cpu_ticks, parse_number, parse_size};
 
 const USAGE: &str = "\
 load: loopback-only WebSocket echo load generator
@@ -135,12 +135,6 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        fn number<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String>
-        where
-            T::Err: std::fmt::Display,
-        {
-            v.parse().map_err(|e| format!("{flag} {v:?}: {e}"))
-        }
         match flag.as_str() {
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -149,21 +143,21 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
             "--addr" => addr = Some(value()?),
             "--impl" => o.label = value()?,
             "--path" => o.path = value()?,
-            "-c" => o.conns = number(&flag, value()?)?,
-            "-w" => o.inflight = number(&flag, value()?)?,
+            "-c" => o.conns = parse_number(&flag, &value()?)?,
+            "-w" => o.inflight = parse_number(&flag, &value()?)?,
             "-s" => o.size = parse_size(&value()?)?,
             "--text" => o.text = true,
-            "-d" => o.duration = number(&flag, value()?)?,
-            "--warmup" => o.warmup = number(&flag, value()?)?,
-            "-t" => o.threads = number(&flag, value()?)?,
+            "-d" => o.duration = parse_number(&flag, &value()?)?,
+            "--warmup" => o.warmup = parse_number(&flag, &value()?)?,
+            "-t" => o.threads = parse_number(&flag, &value()?)?,
             "--raw" => o.raw = true,
-            "--idle" => o.mode = Mode::Idle(number(&flag, value()?)?),
-            "--hold" => o.hold = number(&flag, value()?)?,
-            "--count" => o.mode = Mode::Count(number(&flag, value()?)?),
-            "--connect-only" => o.mode = Mode::ConnectOnly(number(&flag, value()?)?),
-            "--server-pid" => o.server_pid = Some(number(&flag, value()?)?),
-            "--syscall-secs" => o.syscall_secs = number(&flag, value()?)?,
-            "--timeout" => o.timeout = Some(number(&flag, value()?)?),
+            "--idle" => o.mode = Mode::Idle(parse_number(&flag, &value()?)?),
+            "--hold" => o.hold = parse_number(&flag, &value()?)?,
+            "--count" => o.mode = Mode::Count(parse_number(&flag, &value()?)?),
+            "--connect-only" => o.mode = Mode::ConnectOnly(parse_number(&flag, &value()?)?),
+            "--server-pid" => o.server_pid = Some(parse_number(&flag, &value()?)?),
+            "--syscall-secs" => o.syscall_secs = parse_number(&flag, &value()?)?,
+            "--timeout" => o.timeout = Some(parse_number(&flag, &value()?)?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
