@@ -253,7 +253,9 @@
 //!
 //! - **Receive** with [`Conn::recv`] (cancel safe: use it in `tokio::select!` freely) or as a
 //!   `futures_core::Stream`; **send** with [`Conn::send`], or [`Conn::feed`] several messages
-//!   and [`Conn::flush`] once, or as a `futures_sink::Sink`.
+//!   and [`Conn::flush`] once, or as a `futures_sink::Sink`. On the layer's connections
+//!   `send` is corked: what a handler sends while its task runs leaves in one write when the
+//!   task yields (and never later), so `recv` + `send` batches replies as well as `feed` does.
 //! - **Deadlines** (gorilla's `SetReadDeadline`/`SetWriteDeadline`):
 //!   [`Conn::set_read_deadline`], [`Conn::set_write_deadline`].
 //! - **Closing**: [`Conn::close_with`] sends a Close with a code and reason and runs the

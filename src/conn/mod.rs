@@ -6,6 +6,7 @@
 
 mod closing;
 mod config;
+pub(crate) mod cork;
 mod error;
 mod futures;
 mod io;
@@ -285,6 +286,15 @@ where
 
     /// Sends a message and flushes it (and anything queued before it).
     ///
+    /// On the connections the [layer](crate::WebSocketUpgradeLayer) hands to handlers, writes
+    /// are corked: what the handler's task sends while it runs is held (up to 64 KiB) and
+    /// leaves in one write as soon as the task yields, so the replies to sixteen messages
+    /// that arrived in one read cost one write, not sixteen. A sent message never waits longer
+    /// than that: once the handler awaits anything that is not ready (the next `recv`, a
+    /// timer, a channel), it is on the wire. Errors of that write come back from the next
+    /// `send`, `flush` or `recv`. Connections built with [`from_raw`](Self::from_raw) (and the
+    /// client's) write on every `send`; [`feed`](Self::feed) then batches by hand.
+    ///
     /// Sending a `Close` message starts the close handshake; after that only
     /// [`recv`](Self::recv) and [`close_with`](Self::close_with) are useful.
     pub fn send(&mut self, message: Message) -> SendFuture<'_, T> {
@@ -292,7 +302,8 @@ where
     }
 
     /// Queues a message without writing it; [`flush`](Self::flush) writes everything queued in
-    /// as few writes as possible.
+    /// as few writes as possible, and [`recv`](Self::recv) writes it before it waits for input.
+    /// On the layer's (corked) connections [`send`](Self::send) batches as well as this.
     pub fn feed(&mut self, message: Message) -> Result<(), Error> {
         self.state.feed(message)
     }
@@ -319,7 +330,8 @@ where
         self.state.poll_flush(cx)
     }
 
-    /// How many bytes are queued and not yet written.
+    /// How many bytes are queued and not yet written (not counting what a corked connection
+    /// holds until its task yields; see [`send`](Self::send)).
     pub fn buffered(&self) -> usize {
         self.state.write_buf.len()
     }

@@ -23,6 +23,7 @@ use super::handler::sealed::Output as _;
 use super::handler::{Chain, Handler};
 use super::hooks::FailedUpgrade;
 use super::policy::Policy;
+use crate::conn::cork::{Cork, corked};
 use crate::conn::tracking::Registration;
 use crate::conn::{BoxedIo, Config, Conn};
 use crate::proto::{DeflateParams, Role};
@@ -72,7 +73,7 @@ pub(crate) fn spawn_connection<H: Handler>(
             Err(Some(error)) => return report_failed_upgrade(request, error, &policy),
             Err(None) => return,
         };
-        let (io, read_buf, peer) = into_io(upgraded);
+        let (io, cork, read_buf, peer) = into_io(upgraded);
         if let Some(peer) = peer {
             task_span.record("peer", tracing::field::display(peer));
         }
@@ -84,7 +85,9 @@ pub(crate) fn spawn_connection<H: Handler>(
             .with_peer_addr(peer)
             .with_registration(registration);
         let conn = compressed(conn, deflate, &policy);
-        run_handler(handler, conn).await;
+        // Replies leave together when the handler yields; see `conn::cork`.
+        let drain_timeout = config.write_timeout.unwrap_or(config.close_timeout);
+        cork.run(run_handler(handler, conn), drain_timeout).await;
         tracing::debug!("WebSocket connection ended");
     };
     // Entering a span on every poll costs ~100 instructions per message even when nothing
@@ -180,29 +183,34 @@ async fn run_handler<H: Handler>(handler: H, conn: Conn) {
     }
 }
 
-/// The upgraded connection as a stream for [`Conn`], plus bytes hyper read past the request,
-/// and the peer's address where the stream is TCP.
+/// The upgraded connection as a (corked) stream for [`Conn`] and its [`Cork`], plus bytes
+/// hyper read past the request, and the peer's address where the stream is TCP.
 ///
 /// Over plain TCP (hyper-util's auto builder or hyper's http1 builder) this recovers the
 /// `TcpStream` itself, so reads and writes skip hyper's wrappers; any other transport (TLS,
 /// HTTP/2 streams) is used through `Upgraded`, which replays its buffered bytes itself.
-fn into_io(upgraded: Upgraded) -> (BoxedIo, Bytes, Option<SocketAddr>) {
+fn into_io(upgraded: Upgraded) -> (BoxedIo, Cork, Bytes, Option<SocketAddr>) {
     let tcp = |stream: TcpStream, read_buf: Bytes| {
         let peer = stream.peer_addr().ok();
-        (BoxedIo::new(stream), read_buf, peer)
+        let (io, cork) = corked(stream);
+        (io, cork, read_buf, peer)
     };
     #[cfg(feature = "server")]
     let upgraded = match downcast::<TokioIo<ServedStream>>(upgraded) {
         Ok((io, read_buf)) => {
             let stream = io.into_inner();
             let peer = Some(stream.peer);
-            return (BoxedIo::new(stream), read_buf, peer);
+            let (io, cork) = corked(stream);
+            return (io, cork, read_buf, peer);
         }
         Err(upgraded) => upgraded,
     };
     match downcast::<TokioIo<TcpStream>>(upgraded) {
         Ok((io, read_buf)) => tcp(io.into_inner(), read_buf),
-        Err(upgraded) => (BoxedIo::new(TokioIo::new(upgraded)), Bytes::new(), None),
+        Err(upgraded) => {
+            let (io, cork) = corked(TokioIo::new(upgraded));
+            (io, cork, Bytes::new(), None)
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! tower-websocket: `WebSocketUpgradeLayer` around a 404 service, served by the crate's
 //! `server::serve` with its defaults (as in the README, the crate docs and the examples).
 //!
-//! The handler queues each echo with `feed`; `recv` flushes everything queued before it waits on
-//! the socket, so the replies to all frames of one read leave in one write.
+//! The handler is the README's echo: `recv`, then `send` each data message. The layer corks the
+//! connection's task, so the replies to all frames of one read leave in one write.
 
 use std::convert::Infallible;
 use std::io;
@@ -27,7 +27,7 @@ pub async fn run(listener: TcpListener) -> io::Result<()> {
 
 async fn echo(mut conn: Conn) {
     while let Some(Ok(message)) = conn.recv().await {
-        if message.is_data() && conn.feed(message).is_err() {
+        if message.is_data() && conn.send(message).await.is_err() {
             break;
         }
     }
