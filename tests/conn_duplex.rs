@@ -147,6 +147,43 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountWrites<T> {
     }
 }
 
+#[tokio::test]
+async fn send_frame_size_fragments_large_messages_for_the_peer_to_reassemble() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let config = Config::new().send_frame_size(Some(1000));
+    let mut server = Conn::from_raw(a, Role::Server, &config);
+    let payload: Vec<u8> = (0..2_500u32).map(|i| i as u8).collect();
+    send(&mut server, Message::binary(payload.clone()))
+        .await
+        .unwrap();
+    send(&mut server, Message::text("small")).await.unwrap();
+    let mut got = Vec::new();
+    let mut frames = Vec::new();
+    for _ in 0..4 {
+        let frame = within("frame", read_frame(&mut raw)).await;
+        frames.push((frame.fin, frame.opcode, frame.payload.len()));
+        got.push(frame.payload);
+    }
+    assert_eq!(
+        frames,
+        [
+            (false, OpCode::Binary, 1000),
+            (false, OpCode::Continuation, 1000),
+            (true, OpCode::Continuation, 500),
+            (true, OpCode::Text, 5),
+        ]
+    );
+    assert_eq!(got[..3].concat(), payload);
+
+    // A client's fragments (each masked with its own key) reassemble in our server.
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let mut client = Conn::from_raw(a, Role::Client, &config);
+    let mut server = Conn::from_raw(b, Role::Server, &Config::default());
+    let big = Message::binary(vec![3u8; 64 * 1024 + 1]);
+    send(&mut client, big.clone()).await.unwrap();
+    assert_eq!(next(&mut server).await, big);
+}
+
 #[tokio::test(start_paused = true)]
 async fn feed_queues_and_one_flush_writes_everything_at_once() {
     let (a, b) = tokio::io::duplex(64 * 1024);

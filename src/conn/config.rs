@@ -58,6 +58,13 @@ pub struct Config {
     /// size. (At 64 KiB queued and unwritten, `recv` already stops reading until the peer
     /// catches up.)
     pub max_write_buffer: usize,
+    /// Outgoing data messages with more payload than this go out fragmented, in frames of at
+    /// most this many bytes each (default `None`: one frame per message, whatever its size).
+    /// For peers or proxies that limit frame sizes, and so that a Ping or a Close sent later
+    /// need not wait behind one huge frame on the peer's side. Compressed messages are
+    /// fragmented after compression; [`PreparedMessage`](crate::PreparedMessage)s keep their
+    /// single shared frame. `Some(0)` is the same as `None`.
+    pub send_frame_size: Option<usize>,
     /// The lingering close, after a Close of ours the peer has not answered (a protocol error,
     /// the idle timeout): the connection flushes, shuts the write side down, then reads and
     /// discards up to about this much input (default 1 MiB) while the peer keeps sending. It
@@ -156,6 +163,12 @@ impl Config {
         self
     }
 
+    /// Sets [`send_frame_size`](field@Self::send_frame_size) (default `None`: unfragmented).
+    pub fn send_frame_size(mut self, bytes: Option<usize>) -> Self {
+        self.send_frame_size = bytes;
+        self
+    }
+
     /// Sets [`max_write_buffer`](field@Self::max_write_buffer) (default 8 MiB).
     pub fn max_write_buffer(mut self, bytes: usize) -> Self {
         self.max_write_buffer = bytes;
@@ -189,6 +202,7 @@ impl Default for Config {
             idle_timeout: Some(Self::DEFAULT_IDLE_TIMEOUT),
             write_timeout: Some(Self::DEFAULT_WRITE_TIMEOUT),
             max_write_buffer: Self::DEFAULT_MAX_WRITE_BUFFER,
+            send_frame_size: None,
             linger_bytes: Self::DEFAULT_LINGER_BYTES,
             linger_quiet: Self::DEFAULT_LINGER_QUIET,
         }

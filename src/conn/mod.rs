@@ -120,13 +120,15 @@ where
 {
     /// Wraps an established connection (the handshake is already done).
     pub fn from_raw(io: T, role: Role, config: &Config) -> Self {
+        let mut encoder = Encoder::new(role);
+        encoder.set_frame_size(config.send_frame_size);
         let state = State {
             io,
             read_buf: BytesMut::new(),
             read_chunk: read_pool::READ_CHUNK as u32,
             write_buf: WriteBuffer::new(),
             decoder: Decoder::new(role, config.limits),
-            encoder: Encoder::new(role),
+            encoder,
             phase: Phase::Open,
             close_sent: false,
             shut: false,

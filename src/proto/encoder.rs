@@ -19,6 +19,9 @@ pub struct Encoder {
     keys: MaskKeys,
     // Boxed: most connections do not compress, and every idle one carries this field.
     deflater: Option<Box<Deflater>>,
+    /// Data messages with a larger payload go out in frames of at most this many payload
+    /// bytes; 0 sends every message as one frame.
+    frame_size: usize,
 }
 
 impl Encoder {
@@ -28,7 +31,16 @@ impl Encoder {
             role,
             keys: MaskKeys::new(),
             deflater: None,
+            frame_size: 0,
         }
+    }
+
+    /// Fragments data messages larger than `bytes` into frames of at most `bytes` of payload
+    /// each (RFC 6455 §5.4); `None` or 0 sends every message as one frame. Control frames are
+    /// never fragmented, and a compressed message is fragmented after compression (RSV1 on its
+    /// first frame only, RFC 7692 §6.1). Prepared messages keep their one shared frame.
+    pub fn set_frame_size(&mut self, bytes: Option<usize>) {
+        self.frame_size = bytes.unwrap_or(0);
     }
 
     /// Enables permessage-deflate: data messages at or over the deflater's threshold are sent
@@ -38,7 +50,8 @@ impl Encoder {
         self.deflater = Some(Box::new(deflater));
     }
 
-    /// Queues `message` as one frame.
+    /// Queues `message`: one frame, or for a data message over the
+    /// [frame size](Self::set_frame_size), a first frame and continuations.
     pub fn encode(&mut self, out: &mut WriteBuffer, message: Message) {
         let (opcode, payload) = match message {
             Message::Text(text) => return self.encode_data(out, OpCode::Text, text.into_bytes()),
@@ -54,10 +67,27 @@ impl Encoder {
     fn encode_data(&mut self, out: &mut WriteBuffer, opcode: OpCode, payload: Bytes) {
         if let Some(deflater) = self.deflater.as_mut().filter(|d| d.wants(payload.len())) {
             if let Some(compressed) = deflater.compress(&payload) {
-                return self.encode_frame(out, true, RSV1, opcode, compressed);
+                return self.encode_fragments(out, RSV1, opcode, compressed);
             }
         }
-        self.encode_frame(out, true, 0, opcode, payload);
+        self.encode_fragments(out, 0, opcode, payload);
+    }
+
+    /// One data message's frames: the first with `opcode` and `rsv`, then continuations of at
+    /// most the frame size each (slices of `payload`, not copies).
+    fn encode_fragments(&mut self, out: &mut WriteBuffer, rsv: u8, opcode: OpCode, payload: Bytes) {
+        let size = self.frame_size;
+        if size == 0 || payload.len() <= size {
+            return self.encode_frame(out, true, rsv, opcode, payload);
+        }
+        let (mut opcode, mut rsv) = (opcode, rsv);
+        let mut start = 0;
+        while start < payload.len() {
+            let end = payload.len().min(start + size);
+            let fin = end == payload.len();
+            self.encode_frame(out, fin, rsv, opcode, payload.slice(start..end));
+            (opcode, rsv, start) = (OpCode::Continuation, 0, end);
+        }
     }
 
     /// Queues a [`PreparedMessage`]: its shared frame (compressed, if this connection
@@ -169,6 +199,100 @@ mod tests {
             }
             assert_eq!(got, messages);
         }
+    }
+
+    /// A frame's shape: fin, rsv bits, opcode, payload length.
+    type Shape = (bool, u8, u8, usize);
+
+    /// The frames on the wire, payloads concatenated.
+    fn frames(mut wire: &[u8]) -> (Vec<Shape>, Vec<u8>) {
+        let (mut frames, mut payload) = (Vec::new(), Vec::new());
+        while !wire.is_empty() {
+            let (fin, rsv, opcode) = (wire[0] & 0x80 != 0, wire[0] & 0x70, wire[0] & 0x0f);
+            let (len, head) = match wire[1] & 0x7f {
+                126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+                127 => (
+                    u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                n => (n as usize, 2),
+            };
+            assert_eq!(wire[1] & 0x80, 0, "a server's frames are not masked");
+            frames.push((fin, rsv, opcode, len));
+            payload.extend_from_slice(&wire[head..head + len]);
+            wire = &wire[head + len..];
+        }
+        (frames, payload)
+    }
+
+    #[test]
+    fn messages_over_the_frame_size_are_fragmented_and_reassemble() {
+        let mut encoder = Encoder::new(Role::Server);
+        encoder.set_frame_size(Some(4));
+        let mut out = WriteBuffer::new();
+        encoder.encode(&mut out, Message::text("hello world"));
+        encoder.encode(&mut out, Message::binary(&b"four"[..]));
+        encoder.encode(&mut out, Message::Ping(Bytes::from_static(b"a long ping")));
+        let (got, payload) = frames(&wire(&out));
+        assert_eq!(
+            got,
+            [
+                (false, 0, 0x1, 4),
+                (false, 0, 0x0, 4),
+                (true, 0, 0x0, 3),
+                (true, 0, 0x2, 4),
+                (true, 0, 0x9, 11),
+            ]
+        );
+        assert_eq!(payload, b"hello worldfoura long ping");
+
+        // Masked fragments, each with its own key, reassemble in the peer's decoder.
+        let mut client = Encoder::new(Role::Client);
+        client.set_frame_size(Some(1000));
+        let mut out = WriteBuffer::new();
+        let big = Message::binary(vec![7u8; 10_500]);
+        client.encode(&mut out, big.clone());
+        let mut buf = BytesMut::from(&wire(&out)[..]);
+        let mut decoder = Decoder::new(Role::Server, Limits::default());
+        assert_eq!(decoder.decode(&mut buf).unwrap(), Some(big));
+        assert!(buf.is_empty());
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn a_compressed_message_is_fragmented_with_rsv1_on_its_first_frame_only() {
+        use super::super::DeflateParams;
+
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        let config = super::super::DeflateConfig::new().threshold(0);
+        let mut server = Encoder::new(Role::Server);
+        server.set_deflater(params.deflater(Role::Server, &config));
+        server.set_frame_size(Some(8));
+        let text: String = (0..400)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let mut out = WriteBuffer::new();
+        server.encode(&mut out, Message::text(text.clone()));
+        let bytes = wire(&out);
+        let (got, _) = frames(&bytes);
+        assert!(got.len() > 2, "{got:?}");
+        assert_eq!(
+            (got[0].1, got[0].2),
+            (0x40, 0x1),
+            "RSV1 and the opcode on the first"
+        );
+        assert!(got[1..].iter().all(|f| f.1 == 0 && f.2 == 0x0), "{got:?}");
+        assert!(got.iter().all(|f| f.3 <= 8));
+
+        let mut decoder = Decoder::new(Role::Client, Limits::default());
+        decoder.set_inflater(params.inflater(Role::Client));
+        let mut buf = BytesMut::from(&bytes[..]);
+        assert_eq!(decoder.decode(&mut buf).unwrap(), Some(Message::text(text)));
     }
 
     #[test]
