@@ -62,9 +62,12 @@ impl AsyncWrite for Counting {
 }
 
 /// Serves `layer` with hyper's http1 builder over an in-memory stream whose server side
-/// counts writes; the client's side and the counter.
-fn serve_counted<H: Handler>(layer: WebSocketUpgradeLayer<H>) -> (DuplexStream, Arc<AtomicUsize>) {
-    let (client, server) = tokio::io::duplex(1 << 20);
+/// counts writes, `pipe` bytes of buffer each way; the client's side and the counter.
+fn serve_counted<H: Handler>(
+    layer: WebSocketUpgradeLayer<H>,
+    pipe: usize,
+) -> (DuplexStream, Arc<AtomicUsize>) {
+    let (client, server) = tokio::io::duplex(pipe);
     let writes = Arc::new(AtomicUsize::new(0));
     let io = Counting {
         io: server,
@@ -88,7 +91,7 @@ fn frames(count: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn replies_to_frames_that_arrived_together_leave_in_one_write() {
-    let (mut client, writes) = serve_counted(WebSocketUpgradeLayer::new(echo));
+    let (mut client, writes) = serve_counted(WebSocketUpgradeLayer::new(echo), 1 << 20);
     write_raw(&mut client, handshake_request("/", &[]).as_bytes()).await;
     assert_eq!(read_response_head(&mut client).await.status, 101);
     // Whatever hyper needed for the 101, then our replies alone.
@@ -198,4 +201,28 @@ async fn a_burst_larger_than_the_cork_arrives_whole_and_in_order() {
             "message {i}"
         );
     }
+}
+
+#[tokio::test]
+async fn through_a_pipe_that_takes_little_at_a_time_a_burst_arrives_whole_and_in_order() {
+    // 4 KiB of pipe: most of each corked batch is held back and written as the reader drains.
+    let (mut client, writes) = serve_counted(WebSocketUpgradeLayer::new(burst), 4096);
+    write_raw(&mut client, handshake_request("/", &[]).as_bytes()).await;
+    assert_eq!(read_response_head(&mut client).await.status, 101);
+    write_raw(&mut client, &frames(1)).await;
+    for i in 0..2_000u32 {
+        let frame = within("burst", read_frame(&mut client)).await;
+        assert_eq!(
+            frame.payload,
+            format!("{i:0>100}").as_bytes(),
+            "message {i}"
+        );
+        if i % 500 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(
+        writes.load(Ordering::SeqCst) > 50,
+        "the pipe took it in pieces"
+    );
 }

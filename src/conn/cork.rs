@@ -29,7 +29,6 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
 
 use super::io::{BoxedIo, Io};
 
@@ -52,8 +51,7 @@ pub(crate) fn corked<T: Io>(io: T) -> (BoxedIo, Cork) {
     let shared = Arc::new(Shared {
         inner: Mutex::new(Inner {
             io,
-            backlog: Vec::new(),
-            written: 0,
+            backlog: None,
             failed: None,
         }),
         blocked: AtomicBool::new(false),
@@ -71,14 +69,18 @@ pub(crate) struct Cork {
 
 impl Cork {
     /// Runs `future` with the transport corked while it is polled; the corked bytes are written
-    /// whenever it returns `Pending`, and once it has finished, for at most `drain_timeout`.
-    pub(crate) fn run<F: Future>(self, future: F, drain_timeout: Duration) -> Corked<F> {
-        Corked {
-            future,
-            cork: self,
-            output: None,
-            drain_timeout,
-            drain_deadline: None,
+    /// whenever it returns `Pending`. What is still held when it finishes is for
+    /// [`drain`](Self::drain).
+    pub(crate) fn run<F: Future>(&self, future: F) -> Corked<'_, F> {
+        Corked { future, cork: self }
+    }
+
+    /// Writes what is still held (a `send` right before the handler returned, to a slow peer)
+    /// before the transport is dropped, unless the peer takes none of it for `timeout`.
+    pub(crate) async fn drain(&self, timeout: Duration) {
+        let uncork = std::future::poll_fn(|cx| self.shared.poll_uncork(cx, &[]));
+        if tokio::time::timeout(timeout, uncork).await.is_err() {
+            tracing::debug!("WebSocket peer not reading; dropping the last corked bytes");
         }
     }
 
@@ -159,52 +161,25 @@ fn give_back(mut buffer: Vec<u8>) {
 }
 
 pin_project! {
-    /// Future of [`Cork::run`]: the future's output, once it has finished and what it corked is
-    /// written (or could not be).
-    pub(crate) struct Corked<F: Future> {
+    /// Future of [`Cork::run`]: the future's output.
+    pub(crate) struct Corked<'a, F> {
         #[pin]
         future: F,
-        cork: Cork,
-        output: Option<F::Output>,
-        drain_timeout: Duration,
-        drain_deadline: Option<Pin<Box<Sleep>>>,
+        cork: &'a Cork,
     }
 }
 
-impl<F: Future> Future for Corked<F> {
+impl<F: Future> Future for Corked<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if this.output.is_none() {
-            let scope = Scope::enter(this.cork);
-            let polled = this.future.poll(cx);
-            // A failure is kept for the connection's next write to report.
-            let uncorked = scope.exit(cx);
-            match polled {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(output) if uncorked.is_ready() => return Poll::Ready(output),
-                Poll::Ready(output) => *this.output = Some(output),
-            }
-        }
-        // Finished, with bytes still held (a `send` right before the handler returned, to a
-        // slow peer): they go out before the transport is dropped, unless the peer stops
-        // reading for the drain timeout.
-        if this.cork.shared.poll_uncork(cx, &[]).is_pending() {
-            let timeout = *this.drain_timeout;
-            let deadline = this
-                .drain_deadline
-                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-            if deadline.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            tracing::debug!("WebSocket peer not reading; dropping the last corked bytes");
-        }
-        match this.output.take() {
-            Some(output) => Poll::Ready(output),
-            // Polled again after completion: a caller's bug, and never ready again.
-            None => Poll::Pending,
-        }
+        let scope = Scope::enter(this.cork);
+        let polled = this.future.poll(cx);
+        // A failure is kept for the connection's next write to report; bytes the transport
+        // did not take are written when it is ready (it wakes this task), or by `drain`.
+        let _ = scope.exit(cx);
+        polled
     }
 }
 
@@ -226,11 +201,18 @@ struct Shared<T> {
 
 struct Inner<T> {
     io: T,
-    /// Corked bytes the transport has not taken yet, from `written` on.
-    backlog: Vec<u8>,
-    written: usize,
+    /// Corked bytes the transport has not taken yet (boxed: rare, and every idle connection
+    /// carries the field).
+    backlog: Option<Box<Backlog>>,
     /// A failed write of corked bytes, reported to the connection's next write.
     failed: Option<io::ErrorKind>,
+}
+
+/// Corked bytes the transport has not taken yet, from `written` on.
+#[derive(Default)]
+struct Backlog {
+    bytes: Vec<u8>,
+    written: usize,
 }
 
 impl<T> Shared<T> {
@@ -248,7 +230,7 @@ impl<T> Shared<T> {
     }
 
     fn update_blocked(&self, inner: &Inner<T>) {
-        let blocked = inner.failed.is_some() || inner.written < inner.backlog.len();
+        let blocked = inner.failed.is_some() || inner.backlog.is_some();
         self.blocked.store(blocked, Ordering::Relaxed);
     }
 }
@@ -266,7 +248,7 @@ impl<T: Io> Uncork for Shared<T> {
 
     fn hold(&self, fresh: &[u8]) {
         let mut inner = self.lock();
-        inner.backlog.extend_from_slice(fresh);
+        inner.keep(fresh);
         self.update_blocked(&inner);
     }
 }
@@ -276,7 +258,7 @@ impl<T: Io> Inner<T> {
         if self.failed.is_some() {
             return self.poll_drain(cx);
         }
-        if self.written == self.backlog.len() {
+        if self.backlog.is_none() {
             // Nothing held: write the fresh bytes from where they are, keep only the rest.
             while !fresh.is_empty() {
                 match Pin::new(&mut self.io).poll_write(cx, fresh) {
@@ -287,7 +269,7 @@ impl<T: Io> Inner<T> {
                 }
             }
         }
-        self.backlog.extend_from_slice(fresh);
+        self.keep(fresh);
         ready!(self.poll_drain(cx))?;
         // Flushes put off while corked are made here (a no-op on TCP; a TLS stream writes out
         // its records).
@@ -299,19 +281,29 @@ impl<T: Io> Inner<T> {
         if let Some(kind) = self.failed {
             return Poll::Ready(Err(kind.into()));
         }
-        while self.written < self.backlog.len() {
-            let rest = &self.backlog[self.written..];
-            let written = ready!(Pin::new(&mut self.io).poll_write(cx, rest))?;
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        if let Some(backlog) = &mut self.backlog {
+            while backlog.written < backlog.bytes.len() {
+                let rest = &backlog.bytes[backlog.written..];
+                let written = ready!(Pin::new(&mut self.io).poll_write(cx, rest))?;
+                if written == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                backlog.written += written;
             }
-            self.written += written;
-        }
-        if self.backlog.capacity() > 0 {
-            self.backlog = Vec::new();
-            self.written = 0;
+            self.backlog = None;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Keeps `fresh` behind what is held.
+    fn keep(&mut self, fresh: &[u8]) {
+        if fresh.is_empty() {
+            return;
+        }
+        self.backlog
+            .get_or_insert_with(Box::default)
+            .bytes
+            .extend_from_slice(fresh);
     }
 }
 
@@ -354,7 +346,7 @@ impl<T: Io> CorkedIo<T> {
         if ACTIVE.with(Cell::get) == address {
             // Corked in this poll and now full: behind what is held, in order.
             let fresh = take_corked();
-            inner.backlog.extend_from_slice(&fresh);
+            inner.keep(&fresh);
             give_back(fresh);
         }
         let drained = inner.poll_drain(cx);

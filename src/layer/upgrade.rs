@@ -86,8 +86,9 @@ pub(crate) fn spawn_connection<H: Handler>(
             .with_registration(registration);
         let conn = compressed(conn, deflate, &policy);
         // Replies leave together when the handler yields; see `conn::cork`.
-        let drain_timeout = config.write_timeout.unwrap_or(config.close_timeout);
-        cork.run(run_handler(handler, conn), drain_timeout).await;
+        cork.run(run_handler(handler, conn)).await;
+        cork.drain(config.write_timeout.unwrap_or(config.close_timeout))
+            .await;
         tracing::debug!("WebSocket connection ended");
     };
     // Entering a span on every poll costs ~100 instructions per message even when nothing
