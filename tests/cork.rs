@@ -226,3 +226,37 @@ async fn through_a_pipe_that_takes_little_at_a_time_a_burst_arrives_whole_and_in
         "the pipe took it in pieces"
     );
 }
+
+/// Sends a corked reply, splits the connection (its driver may run on another worker at once),
+/// queues a second reply through the sender, and keeps the task from yielding for a while.
+async fn send_then_split(mut conn: Conn) {
+    if let Some(Ok(_)) = conn.recv().await {
+        let _ = conn.send(Message::text("first")).await;
+        let (_reader, sender) = conn.split();
+        // A second spawn moves the driver out of this worker's LIFO slot, where no other
+        // worker could steal it.
+        tokio::spawn(async {});
+        let _ = sender.try_send(Message::text("second"));
+        // Blocking on purpose: the driver, on the other worker, writes before this task's
+        // poll ends, which is when "first" leaves the cork.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corked_reply_goes_before_what_a_split_driver_writes_on_another_thread() {
+    let addr = spawn_server(WebSocketUpgradeLayer::new(send_then_split)).await;
+    let mut ws = raw_handshake(addr, "/").await;
+    // Two frames, so that the handler's `send` is corked (the second is already read).
+    write_raw(&mut ws, &frames(2)).await;
+    let first = within("first", read_frame(&mut ws)).await;
+    let second = within("second", read_frame(&mut ws)).await;
+    assert_eq!(
+        (first.payload.as_slice(), second.payload.as_slice()),
+        (&b"first"[..], &b"second"[..])
+    );
+    assert_eq!(
+        within("close", read_frame(&mut ws)).await.opcode,
+        OpCode::Close
+    );
+}

@@ -15,7 +15,10 @@
 //! stay with the connection, at most [`CORK_LIMIT`] of them, and every later write waits for
 //! them first: the connection's own backpressure and write timeout then apply as without
 //! corking. Writes made outside the task (the connection moved to another task, a split
-//! driver) go straight through, after whatever is still held. Large writes with nothing
+//! driver) go straight through, after whatever is still held; if the task's poll that corked
+//! bytes has not ended yet (the connection was handed to a task on another thread before its
+//! own task yielded), they wait for it, so bytes never overtake one another. A failed write of
+//! corked bytes is reported by the connection's next read or write. Large writes with nothing
 //! corked skip the copy.
 
 use std::cell::{Cell, RefCell};
@@ -24,7 +27,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -55,6 +58,7 @@ pub(crate) fn corked<T: Io>(io: T) -> (BoxedIo, Cork) {
             failed: None,
         }),
         blocked: AtomicBool::new(false),
+        loaned: AtomicBool::new(false),
     });
     let io = BoxedIo::new(CorkedIo {
         shared: shared.clone(),
@@ -197,22 +201,54 @@ struct Shared<T> {
     inner: Mutex<Inner<T>>,
     /// Bytes are held or a write failed: every write takes the slow path (through the lock).
     blocked: AtomicBool,
+    /// Some of this connection's bytes are in the cork buffer of the thread polling its task:
+    /// a write from anywhere else waits until they are handed over (the task's poll ends).
+    loaned: AtomicBool,
 }
 
 struct Inner<T> {
     io: T,
-    /// Corked bytes the transport has not taken yet (boxed: rare, and every idle connection
-    /// carries the field).
+    /// Corked bytes the transport has not taken yet, and the tasks waiting for them (boxed:
+    /// rare, and every idle connection carries the field).
     backlog: Option<Box<Backlog>>,
     /// A failed write of corked bytes, reported to the connection's next write.
     failed: Option<io::ErrorKind>,
 }
 
-/// Corked bytes the transport has not taken yet, from `written` on.
+impl<T> Inner<T> {
+    /// Registers the task to be woken once the backlog is written (or the loan returned).
+    fn wait(&mut self, cx: &mut Context<'_>) {
+        let waiters = &mut self.backlog.get_or_insert_with(Box::default).waiters;
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+    }
+
+    /// Wakes every waiting task; drops the backlog once it is written.
+    fn wake_waiters(&mut self) {
+        if let Some(backlog) = &mut self.backlog {
+            backlog.waiters.drain(..).for_each(Waker::wake);
+            if backlog.is_written() {
+                self.backlog = None;
+            }
+        }
+    }
+}
+
+/// Corked bytes the transport has not taken yet, from `written` on; the tasks to wake once
+/// they are written (the transport keeps only the last waker, and more than one task may wait:
+/// the connection's task and the one it was moved to).
 #[derive(Default)]
 struct Backlog {
     bytes: Vec<u8>,
     written: usize,
+    waiters: Vec<Waker>,
+}
+
+impl Backlog {
+    fn is_written(&self) -> bool {
+        self.written == self.bytes.len()
+    }
 }
 
 impl<T> Shared<T> {
@@ -230,8 +266,16 @@ impl<T> Shared<T> {
     }
 
     fn update_blocked(&self, inner: &Inner<T>) {
-        let blocked = inner.failed.is_some() || inner.backlog.is_some();
-        self.blocked.store(blocked, Ordering::Relaxed);
+        let held = inner.backlog.as_ref().is_some_and(|b| !b.is_written());
+        self.blocked
+            .store(held || inner.failed.is_some(), Ordering::Relaxed);
+    }
+
+    /// The bytes in the thread's cork buffer have been handed over: wake whoever waited.
+    fn returned(&self, inner: &mut Inner<T>) {
+        if self.loaned.load(Ordering::Relaxed) && self.loaned.swap(false, Ordering::Relaxed) {
+            inner.wake_waiters();
+        }
     }
 }
 
@@ -241,7 +285,9 @@ impl<T: Io> Uncork for Shared<T> {
         let polled = inner.poll_uncork(cx, fresh);
         if let Poll::Ready(Err(error)) = &polled {
             inner.failed = Some(error.kind());
+            inner.wake_waiters();
         }
+        self.returned(&mut inner);
         self.update_blocked(&inner);
         polled
     }
@@ -249,6 +295,7 @@ impl<T: Io> Uncork for Shared<T> {
     fn hold(&self, fresh: &[u8]) {
         let mut inner = self.lock();
         inner.keep(fresh);
+        self.returned(&mut inner);
         self.update_blocked(&inner);
     }
 }
@@ -282,15 +329,19 @@ impl<T: Io> Inner<T> {
             return Poll::Ready(Err(kind.into()));
         }
         if let Some(backlog) = &mut self.backlog {
-            while backlog.written < backlog.bytes.len() {
+            while !backlog.is_written() {
                 let rest = &backlog.bytes[backlog.written..];
-                let written = ready!(Pin::new(&mut self.io).poll_write(cx, rest))?;
-                if written == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                match Pin::new(&mut self.io).poll_write(cx, rest) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => backlog.written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        self.wait(cx);
+                        return Poll::Pending;
+                    }
                 }
-                backlog.written += written;
             }
-            self.backlog = None;
+            self.wake_waiters();
         }
         Poll::Ready(Ok(()))
     }
@@ -300,16 +351,18 @@ impl<T: Io> Inner<T> {
         if fresh.is_empty() {
             return;
         }
-        self.backlog
-            .get_or_insert_with(Box::default)
-            .bytes
-            .extend_from_slice(fresh);
+        let backlog = self.backlog.get_or_insert_with(Box::default);
+        if backlog.is_written() {
+            backlog.bytes.clear();
+            backlog.written = 0;
+        }
+        backlog.bytes.extend_from_slice(fresh);
     }
 }
 
 /// Copies as much of `bufs` as fits into the thread's cork buffer; `None` if the write is better
 /// made directly (large, with nothing corked) or the buffer is full or in use.
-fn cork_into_buffer(bufs: &[&[u8]], total: usize) -> Option<usize> {
+fn cork_into_buffer<'a>(bufs: impl Iterator<Item = &'a [u8]>, total: usize) -> Option<usize> {
     CORKED.with(|corked| {
         let mut corked = corked.try_borrow_mut().ok()?;
         if corked.is_empty() && total >= DIRECT_WRITE {
@@ -339,6 +392,17 @@ struct CorkedIo<T> {
 }
 
 impl<T: Io> CorkedIo<T> {
+    /// Copies a write into the thread's cork buffer, if it may be corked now.
+    fn cork(&self, bufs: &[IoSlice<'_>]) -> Option<usize> {
+        if !self.shared.may_cork() {
+            return None;
+        }
+        let total = bufs.iter().map(|b| b.len()).sum();
+        let taken = cork_into_buffer(bufs.iter().map(|b| &b[..]), total)?;
+        self.shared.loaned.store(true, Ordering::Relaxed);
+        Some(taken)
+    }
+
     /// The slow path of a write: the lock, and first whatever is corked or held.
     fn poll_through(&self, cx: &mut Context<'_>) -> Poll<io::Result<MutexGuard<'_, Inner<T>>>> {
         let mut inner = self.shared.lock();
@@ -348,6 +412,12 @@ impl<T: Io> CorkedIo<T> {
             let fresh = take_corked();
             inner.keep(&fresh);
             give_back(fresh);
+            self.shared.returned(&mut inner);
+        } else if self.shared.loaned.load(Ordering::Relaxed) {
+            // Moved out of its task while bytes it sent are still in that thread's cork
+            // buffer: they go first, when that task's poll ends (it wakes us).
+            inner.wait(cx);
+            return Poll::Pending;
         }
         let drained = inner.poll_drain(cx);
         self.shared.update_blocked(&inner);
@@ -362,7 +432,12 @@ impl<T: Io> AsyncRead for CorkedIo<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.shared.lock().io).poll_read(cx, buf)
+        let mut inner = self.shared.lock();
+        if let Some(kind) = inner.failed {
+            // A corked write failed: the connection is broken both ways.
+            return Poll::Ready(Err(kind.into()));
+        }
+        Pin::new(&mut inner.io).poll_read(cx, buf)
     }
 }
 
@@ -372,10 +447,8 @@ impl<T: Io> AsyncWrite for CorkedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.shared.may_cork() {
-            if let Some(taken) = cork_into_buffer(&[buf], buf.len()) {
-                return Poll::Ready(Ok(taken));
-            }
+        if let Some(taken) = self.cork(&[IoSlice::new(buf)]) {
+            return Poll::Ready(Ok(taken));
         }
         let mut inner = ready!(self.poll_through(cx))?;
         Pin::new(&mut inner.io).poll_write(cx, buf)
@@ -386,16 +459,8 @@ impl<T: Io> AsyncWrite for CorkedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.shared.may_cork() {
-            let total = bufs.iter().map(|b| b.len()).sum();
-            let slices: [&[u8]; 8];
-            let few = bufs.len() <= 8;
-            if few {
-                slices = std::array::from_fn(|i| bufs.get(i).map_or(&[][..], |b| &b[..]));
-                if let Some(taken) = cork_into_buffer(&slices[..bufs.len()], total) {
-                    return Poll::Ready(Ok(taken));
-                }
-            }
+        if let Some(taken) = self.cork(bufs) {
+            return Poll::Ready(Ok(taken));
         }
         let mut inner = ready!(self.poll_through(cx))?;
         let io = Pin::new(&mut inner.io);
