@@ -173,17 +173,35 @@ async fn replies_stay_in_order_when_the_connection_moves_to_another_task() {
     }
 }
 
+/// How many messages [`burst`] sends.
+const BURST: u32 = 2_000;
+
+/// The `i`th message of [`burst`]: 100 bytes.
+fn burst_payload(i: u32) -> String {
+    format!("{i:0>100}")
+}
+
 /// Sends a burst far larger than the cork holds, with the peer not reading at first.
 async fn burst(mut conn: Conn) {
     if let Some(Ok(_)) = conn.recv().await {
-        for i in 0..2_000u32 {
-            let payload = format!("{i:0>100}");
-            if conn.send(Message::text(payload)).await.is_err() {
+        for i in 0..BURST {
+            if conn.send(Message::text(burst_payload(i))).await.is_err() {
                 return;
             }
         }
     }
     let _ = conn.recv().await;
+}
+
+/// Reads the whole of [`burst`] in order, pausing 20 ms every `pause_every` messages.
+async fn expect_burst<R: AsyncRead + Unpin>(stream: &mut R, pause_every: Option<u32>) {
+    for i in 0..BURST {
+        let frame = within("burst", read_frame(stream)).await;
+        assert_eq!(frame.payload, burst_payload(i).as_bytes(), "message {i}");
+        if pause_every.is_some_and(|n| i % n == 0) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[tokio::test]
@@ -193,14 +211,7 @@ async fn a_burst_larger_than_the_cork_arrives_whole_and_in_order() {
     write_raw(&mut ws, &frames(2)).await;
     // Let the server fill the socket buffers before reading anything.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    for i in 0..2_000u32 {
-        let frame = within("burst", read_frame(&mut ws)).await;
-        assert_eq!(
-            frame.payload,
-            format!("{i:0>100}").as_bytes(),
-            "message {i}"
-        );
-    }
+    expect_burst(&mut ws, None).await;
 }
 
 #[tokio::test]
@@ -210,17 +221,7 @@ async fn through_a_pipe_that_takes_little_at_a_time_a_burst_arrives_whole_and_in
     write_raw(&mut client, handshake_request("/", &[]).as_bytes()).await;
     assert_eq!(read_response_head(&mut client).await.status, 101);
     write_raw(&mut client, &frames(1)).await;
-    for i in 0..2_000u32 {
-        let frame = within("burst", read_frame(&mut client)).await;
-        assert_eq!(
-            frame.payload,
-            format!("{i:0>100}").as_bytes(),
-            "message {i}"
-        );
-        if i % 500 == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    expect_burst(&mut client, Some(500)).await;
     assert!(
         writes.load(Ordering::SeqCst) > 50,
         "the pipe took it in pieces"

@@ -113,12 +113,13 @@ impl<'a> Scope<'a> {
     }
 
     /// Ends the scope and writes what was corked (then flushes), as far as the transport takes
-    /// it; the rest stays with the connection.
-    fn exit(mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// it; the rest stays with the connection. A failure is kept for the connection's next read
+    /// or write to report; bytes the transport did not take are written when it is ready (it
+    /// wakes this task), or by [`Cork::drain`].
+    fn exit(mut self, cx: &mut Context<'_>) {
         let fresh = self.leave();
-        let polled = self.cork.shared.poll_uncork(cx, &fresh);
+        let _ = self.cork.shared.poll_uncork(cx, &fresh);
         give_back(fresh);
-        polled
     }
 
     fn leave(&mut self) -> Vec<u8> {
@@ -180,9 +181,7 @@ impl<F: Future> Future for Corked<'_, F> {
         let this = self.project();
         let scope = Scope::enter(this.cork);
         let polled = this.future.poll(cx);
-        // A failure is kept for the connection's next write to report; bytes the transport
-        // did not take are written when it is ready (it wakes this task), or by `drain`.
-        let _ = scope.exit(cx);
+        scope.exit(cx);
         polled
     }
 }
@@ -258,11 +257,16 @@ impl<T> Shared<T> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether writes may be corked now: this transport's task is being polled on this thread,
-    /// and nothing is held back from before.
+    /// Whether this transport's task is being polled on this thread (the address is the one
+    /// [`Cork::address`] gives, the data half of the same `Arc`).
+    fn is_active(&self) -> bool {
+        ACTIVE.with(Cell::get) == std::ptr::from_ref(self).cast::<()>() as usize
+    }
+
+    /// Whether writes may be corked now: the task is active, and nothing is held back from
+    /// before.
     fn may_cork(&self) -> bool {
-        let address = std::ptr::from_ref(self).cast::<()>() as usize;
-        ACTIVE.with(Cell::get) == address && !self.blocked.load(Ordering::Relaxed)
+        self.is_active() && !self.blocked.load(Ordering::Relaxed)
     }
 
     fn update_blocked(&self, inner: &Inner<T>) {
@@ -406,8 +410,7 @@ impl<T: Io> CorkedIo<T> {
     /// The slow path of a write: the lock, and first whatever is corked or held.
     fn poll_through(&self, cx: &mut Context<'_>) -> Poll<io::Result<MutexGuard<'_, Inner<T>>>> {
         let mut inner = self.shared.lock();
-        let address = Arc::as_ptr(&self.shared).cast::<()>() as usize;
-        if ACTIVE.with(Cell::get) == address {
+        if self.shared.is_active() {
             // Corked in this poll and now full: behind what is held, in order.
             let fresh = take_corked();
             inner.keep(&fresh);

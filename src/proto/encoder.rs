@@ -159,6 +159,7 @@ mod tests {
 
     use bytes::BytesMut;
 
+    use super::super::frame::decode_header;
     use super::super::{CloseCode, CloseFrame, Decoder, Limits};
     use super::*;
 
@@ -208,16 +209,10 @@ mod tests {
     fn frames(mut wire: &[u8]) -> (Vec<Shape>, Vec<u8>) {
         let (mut frames, mut payload) = (Vec::new(), Vec::new());
         while !wire.is_empty() {
-            let (fin, rsv, opcode) = (wire[0] & 0x80 != 0, wire[0] & 0x70, wire[0] & 0x0f);
-            let (len, head) = match wire[1] & 0x7f {
-                126 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
-                127 => (
-                    u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
-                    10,
-                ),
-                n => (n as usize, 2),
-            };
-            assert_eq!(wire[1] & 0x80, 0, "a server's frames are not masked");
+            let (header, head) = decode_header(wire, 0b111).unwrap().expect("a whole header");
+            assert_eq!(header.mask, None, "a server's frames are not masked");
+            let len = header.payload_len as usize;
+            let (fin, rsv, opcode) = (header.fin, header.rsv << 4, header.opcode.as_u8());
             frames.push((fin, rsv, opcode, len));
             payload.extend_from_slice(&wire[head..head + len]);
             wire = &wire[head + len..];
